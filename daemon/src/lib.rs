@@ -1,1 +1,2 @@
-
+//! espctld: the espctl daemon.
+pub mod bundle;

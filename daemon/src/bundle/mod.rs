@@ -1,0 +1,1 @@
+//! Flash bundles (being written).
