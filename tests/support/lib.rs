@@ -1,0 +1,212 @@
+//! Support for the integration tests: find the real binaries, run a real daemon on a throwaway socket
+//! and data directory, and run the real CLI against it.
+//!
+//! Nothing here is a fake: [`TestDaemon`] is the `espctld` binary the workspace builds, listening on a
+//! Unix socket in a temp dir, with its SQLite store and logs in another.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The directory the workspace's binaries are built into (the test executable lives in `deps/` below it).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+fn bin(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace binaries first (`cargo build --workspace` or `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
+/// The `espctld` binary.
+pub fn espctld_bin() -> PathBuf {
+    bin("espctld")
+}
+
+/// The `espctl` binary.
+pub fn espctl_bin() -> PathBuf {
+    bin("espctl")
+}
+
+/// A real daemon process on a temp socket, killed (and waited for) when dropped.
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub data_dir: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl TestDaemon {
+    /// Start `espctld --foreground` with no idle timeout and wait until it answers.
+    pub fn start() -> TestDaemon {
+        Self::start_with(&["--idle-timeout", "0"])
+    }
+
+    /// Start with extra daemon arguments.
+    pub fn start_with(extra: &[&str]) -> TestDaemon {
+        let dir = tempfile::Builder::new()
+            .prefix("espctl-it")
+            .tempdir()
+            .expect("tempdir");
+        let socket = dir.path().join("run").join("espctld.sock");
+        let data_dir = dir.path().join("data");
+        let mut daemon = TestDaemon {
+            dir,
+            socket,
+            data_dir,
+            child: None,
+        };
+        daemon.spawn(extra);
+        daemon
+    }
+
+    /// (Re)start the daemon process on the same socket and data dir.
+    pub fn spawn(&mut self, extra: &[&str]) {
+        let child = Command::new(espctld_bin())
+            .arg("--foreground")
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(extra)
+            .env("RUST_LOG", "espctld=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn espctld");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(10));
+    }
+
+    /// Block until the socket accepts connections.
+    pub fn wait_ready(&mut self, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    use std::io::Read;
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("espctld exited early with {status}: {err}");
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "espctld did not become ready within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL the daemon and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Wait for the daemon process to exit by itself, up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A `Command` for the real `espctl` pointed at this daemon (auto-start disabled by the socket
+    /// being live; `ESPCTLD_BIN` set so an auto-start would start the same build of the daemon).
+    pub fn espctl(&self) -> Command {
+        let mut cmd = Command::new(espctl_bin());
+        cmd.env("ESPCTL_SOCKET", &self.socket)
+            .env("ESPCTL_HOME", &self.data_dir)
+            .env("ESPCTLD_BIN", espctld_bin())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run `espctl ARGS` and return its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.espctl().args(args).output().expect("run espctl")
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// stdout of a finished command as UTF-8, with stderr appended on failure for readable asserts.
+pub fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Poll `check` every 10 ms until it returns Some, or panic after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True when a process with this pid exists (and is not a zombie we could reap).
+pub fn process_alive(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    match stat {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Path of a file in the repository.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
