@@ -96,18 +96,16 @@ pub fn write_bundle(
         .tempfile_in(&dir)
         .map_err(write_failed)?;
 
-    let manifest_json = serde_json::to_vec_pretty(manifest).map_err(|e| {
-        BundleError::InconsistentBundle {
+    let manifest_json =
+        serde_json::to_vec_pretty(manifest).map_err(|e| BundleError::InconsistentBundle {
             detail: format!("the manifest does not serialise: {e}"),
-        }
-    })?;
+        })?;
     let mtime = chrono::DateTime::parse_from_rfc3339(&manifest.build.created_at)
         .map(|t| t.timestamp().max(0) as u64)
         .unwrap_or(0);
 
     let encoder = GzEncoder::new(BufWriter::new(temp.as_file()), Compression::default());
     let mut builder = tar::Builder::new(encoder);
-    builder.mode(tar::HeaderMode::Deterministic);
     append_file(&mut builder, MANIFEST_PATH, &manifest_json, mtime).map_err(write_failed)?;
     for (name, data) in files {
         append_file(&mut builder, name, data, mtime).map_err(write_failed)?;
@@ -126,8 +124,7 @@ pub fn write_bundle(
     }
     temp.as_file().sync_all().map_err(write_failed)?;
     let size = temp.as_file().metadata().map_err(write_failed)?.len();
-    temp.persist(out_path)
-        .map_err(|e| write_failed(e.error))?;
+    temp.persist(out_path).map_err(|e| write_failed(e.error))?;
     // The rename is durable only once the directory entry is on disk; some filesystems refuse to sync
     // a directory, and the bundle itself is complete either way.
     if let Ok(dir) = File::open(&dir) {
@@ -248,7 +245,8 @@ pub fn read_bundle(path: &Path) -> Result<VerifiedBundle, BundleError> {
 
     // A corrupt gzip stream or tar header surfaces as an I/O error from the reader; report it as a bad
     // bundle, since the file itself could be read.
-    let not_an_archive = |e: io::Error| invalid(format!("it is not a readable tar.gz archive ({e})"));
+    let not_an_archive =
+        |e: io::Error| invalid(format!("it is not a readable tar.gz archive ({e})"));
 
     let mut archive = tar::Archive::new(GzDecoder::new(file));
     let mut manifest_bytes: Option<Vec<u8>> = None;
@@ -321,16 +319,20 @@ pub fn read_bundle(path: &Path) -> Result<VerifiedBundle, BundleError> {
     }
     let mut ordered = Vec::with_capacity(manifest.flash.segments.len());
     for segment in &manifest.flash.segments {
-        check_file_name(&segment.file).map_err(|reason| invalid(format!("the manifest names {reason}")))?;
+        check_file_name(&segment.file)
+            .map_err(|reason| invalid(format!("the manifest names {reason}")))?;
         if parse_offset(&segment.offset).is_none() {
             return Err(invalid(format!(
                 "segment offset `{}` is not a 0x-prefixed hex number",
                 segment.offset
             )));
         }
-        let data = files
-            .get(&segment.file)
-            .ok_or_else(|| invalid(format!("`{}` is listed in the manifest but missing", segment.file)))?;
+        let data = files.get(&segment.file).ok_or_else(|| {
+            invalid(format!(
+                "`{}` is listed in the manifest but missing",
+                segment.file
+            ))
+        })?;
         let actual = sha256_hex(data);
         if !actual.eq_ignore_ascii_case(&segment.sha256) {
             return Err(invalid(format!(
@@ -338,7 +340,10 @@ pub fn read_bundle(path: &Path) -> Result<VerifiedBundle, BundleError> {
                 segment.file, segment.sha256
             )));
         }
-        if !ordered.iter().any(|(name, _): &(String, Vec<u8>)| *name == segment.file) {
+        if !ordered
+            .iter()
+            .any(|(name, _): &(String, Vec<u8>)| *name == segment.file)
+        {
             ordered.push((segment.file.clone(), data.clone()));
         }
     }
@@ -366,7 +371,8 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("manifest.json is not valid JSON ({e})")))?;
     match value.get("schema_version") {
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(MANIFEST_SCHEMA_VERSION.into()) => {}
+        Some(serde_json::Value::Number(n))
+            if n.as_u64() == Some(MANIFEST_SCHEMA_VERSION.into()) => {}
         Some(other) => {
             return Err(BundleError::UnsupportedSchema {
                 path: path.to_path_buf(),
@@ -375,8 +381,11 @@ fn parse_manifest(path: &Path, bytes: &[u8]) -> Result<Manifest, BundleError> {
         }
         None => return Err(invalid("manifest.json has no schema_version".to_string())),
     }
-    serde_json::from_value(value)
-        .map_err(|e| invalid(format!("manifest.json does not match schema version 1 ({e})")))
+    serde_json::from_value(value).map_err(|e| {
+        invalid(format!(
+            "manifest.json does not match schema version 1 ({e})"
+        ))
+    })
 }
 
 /// The entry's path as a `/`-separated relative path without `.` parts, or `None` when it is absolute,
@@ -516,8 +525,14 @@ mod tests {
         assert_eq!(bundle.segments(), vec![(0, image), (0x10000, part)]);
 
         // Nothing but the bundle is left in the directory.
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("demo-flash-bundle.tar.gz")]);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("demo-flash-bundle.tar.gz")]
+        );
     }
 
     #[test]
@@ -544,7 +559,10 @@ mod tests {
         ];
         for files in cases {
             let err = write_bundle(&out, &manifest, &files).unwrap_err();
-            assert!(matches!(err, BundleError::InconsistentBundle { .. }), "{err}");
+            assert!(
+                matches!(err, BundleError::InconsistentBundle { .. }),
+                "{err}"
+            );
             assert!(!out.exists());
         }
     }
@@ -554,8 +572,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("no/such/dir/b.tar.gz");
         let manifest = manifest_for(&[("files/firmware.bin", b"abc")]);
-        let err = write_bundle(&out, &manifest, &owned(&[("files/firmware.bin", b"abc")]))
-            .unwrap_err();
+        let err =
+            write_bundle(&out, &manifest, &owned(&[("files/firmware.bin", b"abc")])).unwrap_err();
         assert!(matches!(err, BundleError::OutDirMissing { .. }), "{err}");
         assert_eq!(err.code(), ErrorCode::Runtime);
         assert!(err.to_string().contains(&out.display().to_string()));
@@ -566,9 +584,16 @@ mod tests {
     fn write_to_a_directory_path_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = manifest_for(&[("files/firmware.bin", b"abc")]);
-        let err = write_bundle(dir.path(), &manifest, &owned(&[("files/firmware.bin", b"abc")]))
-            .unwrap_err();
-        assert!(matches!(err, BundleError::OutPathIsDirectory { .. }), "{err}");
+        let err = write_bundle(
+            dir.path(),
+            &manifest,
+            &owned(&[("files/firmware.bin", b"abc")]),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, BundleError::OutPathIsDirectory { .. }),
+            "{err}"
+        );
         assert_eq!(err.code(), ErrorCode::Runtime);
     }
 
@@ -587,8 +612,8 @@ mod tests {
         }
         let out = locked.join("b.tar.gz");
         let manifest = manifest_for(&[("files/firmware.bin", b"abc")]);
-        let err = write_bundle(&out, &manifest, &owned(&[("files/firmware.bin", b"abc")]))
-            .unwrap_err();
+        let err =
+            write_bundle(&out, &manifest, &owned(&[("files/firmware.bin", b"abc")])).unwrap_err();
         assert!(matches!(err, BundleError::WriteFailed { .. }), "{err}");
         assert_eq!(err.code(), ErrorCode::Runtime);
         assert!(err.to_string().contains(&out.display().to_string()));
@@ -640,8 +665,14 @@ mod tests {
         let manifest = manifest_for(&[("files/firmware.bin", image)]);
         let json = manifest_json(&manifest);
         let cases = [
-            (Raw::Symlink("files/firmware.bin", "/etc/passwd"), "symbolic link"),
-            (Raw::HardLink("files/firmware.bin", "manifest.json"), "hard link"),
+            (
+                Raw::Symlink("files/firmware.bin", "/etc/passwd"),
+                "symbolic link",
+            ),
+            (
+                Raw::HardLink("files/firmware.bin", "manifest.json"),
+                "hard link",
+            ),
             (Raw::Fifo("files/firmware.bin"), "not a regular file"),
         ];
         for (entry, needle) in cases {
@@ -687,20 +718,30 @@ mod tests {
     fn read_rejects_other_schema_versions_and_bad_manifests() {
         let dir = tempfile::tempdir().unwrap();
         let image: &[u8] = b"image";
-        let mut value = serde_json::to_value(manifest_for(&[("files/firmware.bin", image)])).unwrap();
+        let mut value =
+            serde_json::to_value(manifest_for(&[("files/firmware.bin", image)])).unwrap();
         value["schema_version"] = serde_json::json!(2);
         let json = serde_json::to_vec(&value).unwrap();
         let path = raw_bundle(
             dir.path(),
-            &[Raw::File("manifest.json", &json), Raw::File("files/firmware.bin", image)],
+            &[
+                Raw::File("manifest.json", &json),
+                Raw::File("files/firmware.bin", image),
+            ],
         );
         let err = read_bundle(&path).unwrap_err();
-        assert!(matches!(err, BundleError::UnsupportedSchema { .. }), "{err}");
+        assert!(
+            matches!(err, BundleError::UnsupportedSchema { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("schema_version 2"), "{err}");
 
         let path = raw_bundle(
             dir.path(),
-            &[Raw::File("manifest.json", b"{not json"), Raw::File("files/firmware.bin", image)],
+            &[
+                Raw::File("manifest.json", b"{not json"),
+                Raw::File("files/firmware.bin", image),
+            ],
         );
         assert_invalid(read_bundle(&path), "not valid JSON");
 

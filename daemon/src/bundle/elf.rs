@@ -210,7 +210,7 @@ fn find_app_descriptor(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bundle::synth::{synth_app_elf, synth_app_elf_for};
+    use crate::bundle::synth::{synth_app_elf, synth_app_elf_for, synth_esp_hal_app_elf};
     use espctl_protocol::error::ErrorCode;
 
     #[test]
@@ -225,7 +225,12 @@ mod tests {
 
     #[test]
     fn refuses_files_that_are_not_elfs() {
-        for data in [&b""[..], b"\x7fEL", b"hello world, not an elf", b"\xe9\x03\x02\x4f"] {
+        for data in [
+            &b""[..],
+            b"\x7fEL",
+            b"hello world, not an elf",
+            b"\xe9\x03\x02\x4f",
+        ] {
             let err = check(data, "app.bin", Chip::Esp32s3).unwrap_err();
             assert!(matches!(err, BundleError::NotAnElf { .. }), "{err}");
             assert_eq!(err.code(), ErrorCode::InvalidInput);
@@ -263,7 +268,10 @@ mod tests {
         let mut elf = synth_app_elf(Arch::Riscv, true);
         elf[18..20].copy_from_slice(&62u16.to_le_bytes());
         let err = check(&elf, "app", Chip::Esp32c3).unwrap_err();
-        assert!(matches!(err, BundleError::ForeignArchitecture { machine: 62, .. }));
+        assert!(matches!(
+            err,
+            BundleError::ForeignArchitecture { machine: 62, .. }
+        ));
         assert!(err.to_string().contains("x86-64"), "{err}");
 
         let mut elf = synth_app_elf(Arch::Riscv, true);
@@ -295,7 +303,12 @@ mod tests {
 
     #[test]
     fn refuses_elfs_without_a_descriptor() {
-        let err = check(&synth_app_elf(Arch::Xtensa, false), "app.elf", Chip::Esp32s3).unwrap_err();
+        let err = check(
+            &synth_app_elf(Arch::Xtensa, false),
+            "app.elf",
+            Chip::Esp32s3,
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, BundleError::NoAppDescriptor { .. }));
         assert!(
@@ -319,9 +332,59 @@ mod tests {
     fn refuses_a_descriptor_outside_flash() {
         // The ESP32's flash windows are elsewhere, so the ESP32-S3 layout puts the descriptor in
         // unmapped space; espflash itself would panic on this one.
-        let err = check(&synth_app_elf_for(Chip::Esp32s3, true), "a.elf", Chip::Esp32).unwrap_err();
+        let err = check(
+            &synth_app_elf_for(Chip::Esp32s3, true),
+            "a.elf",
+            Chip::Esp32,
+        )
+        .unwrap_err();
         assert!(matches!(err, BundleError::BadAppDescriptor { .. }), "{err}");
         assert!(err.to_string().contains("0x3c000020"), "{err}");
+    }
+
+    #[test]
+    fn esp_hal_metadata_names_the_chip() {
+        let elf = synth_esp_hal_app_elf(Chip::Esp32c6, "esp32c6", true);
+        let facts = check(&elf, "app", Chip::Esp32c6).unwrap();
+        assert_eq!(facts.built_for, Some(Chip::Esp32c6));
+
+        // Same architecture, same flash window: only the metadata tells the chips apart.
+        let elf = synth_esp_hal_app_elf(Chip::Esp32c6, "esp32h2", true);
+        let err = check(&elf, "app", Chip::Esp32c6).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BundleError::WrongChip {
+                    built_for: Chip::Esp32h2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("app was built for esp32h2") && text.contains("--target esp32h2"),
+            "{text}"
+        );
+
+        // A name espctl does not know is no reason to refuse the ELF.
+        let elf = synth_esp_hal_app_elf(Chip::Esp32c6, "esp32x9", true);
+        assert_eq!(check(&elf, "app", Chip::Esp32c6).unwrap().built_for, None);
+    }
+
+    #[test]
+    fn an_esp_hal_app_without_a_descriptor_is_told_about_the_macro() {
+        let elf = synth_esp_hal_app_elf(Chip::Esp32s3, "esp32s3", false);
+        let err = check(&elf, "app", Chip::Esp32s3).unwrap_err();
+        assert!(matches!(
+            err,
+            BundleError::NoAppDescriptor { esp_hal: true, .. }
+        ));
+        assert!(
+            err.to_string()
+                .contains("add `esp_bootloader_esp_idf::esp_app_desc!();` to the application"),
+            "{err}"
+        );
     }
 
     fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {

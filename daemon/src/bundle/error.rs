@@ -71,13 +71,21 @@ pub enum BundleError {
         suggested_chip(*elf_arch),
         other_chips(*elf_arch)
     )]
-    WrongArchitecture { file: String, elf_arch: Arch, chip: Chip },
+    WrongArchitecture {
+        file: String,
+        elf_arch: Arch,
+        chip: Chip,
+    },
 
     #[error(
         "{file} was built for {built_for} (its .espressif.metadata says so) but the target is {chip}; \
          pass --target {built_for}, or rebuild the firmware for {chip}"
     )]
-    WrongChip { file: String, built_for: Chip, chip: Chip },
+    WrongChip {
+        file: String,
+        built_for: Chip,
+        chip: Chip,
+    },
 
     #[error(
         "{file} is a corrupt or truncated ELF ({detail}); rebuild the firmware, or copy it again if it \
@@ -160,7 +168,9 @@ pub enum BundleError {
     #[error("no flash bundle at {path}; check the path, or build one first")]
     BundleNotFound { path: PathBuf },
 
-    #[error("could not read the flash bundle {path}: {source}; check that it is a readable .tar.gz")]
+    #[error(
+        "could not read the flash bundle {path}: {source}; check that it is a readable .tar.gz"
+    )]
     BundleUnreadable {
         path: PathBuf,
         #[source]

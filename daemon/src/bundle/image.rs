@@ -156,7 +156,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 mod tests {
     use super::*;
     use crate::bundle::settings::resolve;
-    use crate::bundle::synth::synth_app_elf_for;
+    use crate::bundle::synth::{synth_app_elf_for, synth_app_elf_with_code_len};
 
     #[test]
     fn parts_sit_at_the_chip_offsets_with_erased_gaps() {
@@ -170,7 +170,11 @@ mod tests {
                 [chip.bootloader_offset(), 0x8000, 0x10000],
                 "{chip}"
             );
-            assert!(image.data[..chip.bootloader_offset() as usize].iter().all(|b| *b == ERASED));
+            assert!(
+                image.data[..chip.bootloader_offset() as usize]
+                    .iter()
+                    .all(|b| *b == ERASED)
+            );
             let bootloader = &image.parts[0];
             let gap = bootloader.offset as usize + bootloader.len..0x8000;
             assert!(image.data[gap].iter().all(|b| *b == ERASED), "{chip}");
@@ -204,37 +208,18 @@ mod tests {
 
     #[test]
     fn an_app_larger_than_its_partition_is_refused() {
-        // A 1 MB flash leaves 960 KiB for the app; this ELF carries 1 MiB of code.
+        // A 1 MB flash leaves 960 KiB for the app partition; this ELF carries 1 MiB of code.
         let chip = Chip::Esp32c3;
         let params = resolve(chip, None, None, Some("1mb")).unwrap();
-        let elf = big_elf(chip);
+        let elf = synth_app_elf_with_code_len(chip, 1 << 20);
         let err = merged_image(&elf, "big.elf", chip, &params).unwrap_err();
         assert!(matches!(err, BundleError::AppTooBig { .. }), "{err}");
+        assert_eq!(err.code(), espctl_protocol::error::ErrorCode::InvalidInput);
         let text = err.to_string();
         assert!(text.contains("1mb") && text.contains("big.elf"), "{text}");
-    }
 
-    /// The synthesized ESP32-C3 ELF with its code section grown to 1 MiB.
-    fn big_elf(chip: Chip) -> Vec<u8> {
-        use object::read::elf::{ElfFile32, SectionHeader as _};
-        use object::{Endianness, Object, ObjectSection};
-        let small = synth_app_elf_for(chip, true);
-        let elf = ElfFile32::<Endianness>::parse(&*small).unwrap();
-        let text = elf.section_by_name(".flash.text").unwrap();
-        let header_offset = {
-            let shoff = u32::from_le_bytes(small[32..36].try_into().unwrap()) as usize;
-            shoff + text.index().0 * 40
-        };
-        let size_field = header_offset + 20;
-        let grow = 1 << 20;
-        let (offset, _) = text.elf_section_header().file_range(Endianness::Little).unwrap();
-        let mut big = small.clone();
-        // Point the code section at a new 1 MiB block appended to the file.
-        let new_offset = big.len() as u32;
-        big.resize(big.len() + grow, 0x13);
-        big[header_offset + 16..header_offset + 20].copy_from_slice(&new_offset.to_le_bytes());
-        big[size_field..size_field + 4].copy_from_slice(&(grow as u32).to_le_bytes());
-        assert_ne!(offset, u64::from(new_offset));
-        big
+        // The same ELF fits a 2 MB flash.
+        let params = resolve(chip, None, None, Some("2mb")).unwrap();
+        merged_image(&elf, "big.elf", chip, &params).unwrap();
     }
 }

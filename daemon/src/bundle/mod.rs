@@ -25,7 +25,9 @@ pub mod synth;
 #[cfg(test)]
 mod tests;
 
-pub use archive::{FILES_DIR, MANIFEST_PATH, VerifiedBundle, read_bundle, sha256_hex, write_bundle};
+pub use archive::{
+    FILES_DIR, MANIFEST_PATH, VerifiedBundle, read_bundle, sha256_hex, write_bundle,
+};
 pub use error::BundleError;
 pub use rust_elf::{
     BundleOutput, DEFAULT_RUST_TARGET, FIRMWARE_FILE, RUST_NO_STD_IDF_VERSION, RustElfRequest,

@@ -133,8 +133,12 @@ pub(crate) fn build_at(
         data.len()
     ));
     let facts = elf::check(&data, &file, chip)?;
+    let built_for = facts
+        .built_for
+        .map(|chip| format!(", built for {chip}"))
+        .unwrap_or_default();
     log(&format!(
-        "{file}: {} ELF, app descriptor at {:#010x}",
+        "{file}: {} ELF{built_for}, app descriptor at {:#010x}",
         facts.arch, facts.app_desc_addr
     ));
     if params.mode_name == "qout" {
@@ -191,10 +195,7 @@ pub(crate) fn build_at(
         &manifest,
         &[(FIRMWARE_FILE.to_string(), merged.data)],
     )?;
-    log(&format!(
-        "wrote {} ({size} bytes)",
-        out_path.display()
-    ));
+    log(&format!("wrote {} ({size} bytes)", out_path.display()));
     Ok(BundleOutput {
         bundle_path: out_path,
         bundle_size_bytes: size,

@@ -107,15 +107,19 @@ pub(crate) fn resolve(
 
     let freq_mhz = match freq {
         None => default_freq_mhz(chip),
-        Some(text) => parse_number_with_unit(text, &["mhz", "m"]).ok_or_else(|| {
-            invalid_freq(text, chip)
-        })?,
+        Some(text) => {
+            parse_number_with_unit(text, &["mhz", "m"]).ok_or_else(|| invalid_freq(text, chip))?
+        }
     };
     let freq_value = FREQUENCIES
         .iter()
         .find(|(mhz, _)| *mhz == freq_mhz)
         .map(|(_, f)| *f)
-        .filter(|f| espflash_chip(chip).flash_frequency_encodings().contains_key(f))
+        .filter(|f| {
+            espflash_chip(chip)
+                .flash_frequency_encodings()
+                .contains_key(f)
+        })
         .ok_or_else(|| invalid_freq(freq.unwrap_or_default(), chip))?;
 
     let size_text = size.unwrap_or(DEFAULT_SIZE);
@@ -233,10 +237,7 @@ mod tests {
                 matches!(err, BundleError::InvalidFlashSize { .. }),
                 "{bad}: {err}"
             );
-            assert_eq!(
-                err.code(),
-                espctl_protocol::error::ErrorCode::InvalidInput
-            );
+            assert_eq!(err.code(), espctl_protocol::error::ErrorCode::InvalidInput);
         }
     }
 }
