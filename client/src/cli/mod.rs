@@ -1,0 +1,354 @@
+//! The `espctl` command line: argument definitions, dispatch, and how errors become exit codes.
+//!
+//! Every command connects through [`espctl::Client`] (starting the daemon when needed, except where
+//! noted), makes one or a few calls, and renders the answer as text or, with `--json`, as the JSON that
+//! `client/JSON.md` documents.
+//!
+//! Exit codes: 0 success; 1 runtime failure (the work failed, the daemon could not be reached);
+//! 2 configuration or invalid input (bad flags, an unknown task, an invalid target, a daemon speaking
+//! another protocol version); 3 from `espctl daemon status` when the daemon is not running.
+
+mod build;
+mod daemon;
+mod output;
+mod rpc;
+mod tasks;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use espctl::{Client, ClientError, ConnectOptions};
+use espctl_protocol::TaskId;
+use espctl_protocol::task::{TaskKind, TaskStatus};
+
+use output::{Color, Output};
+
+/// Drive ESP32 firmware work through the espctld daemon.
+#[derive(Debug, Parser)]
+#[command(
+    name = "espctl",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Print machine-readable JSON on stdout (formats in JSON.md) instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The daemon's socket [default: $ESPCTL_SOCKET, else $XDG_RUNTIME_DIR/espctl/espctld.sock]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build firmware; `--rust-elf` turns a Rust no_std ELF into a flash bundle
+    Build(build::BuildArgs),
+    /// List tasks, newest first
+    Tasks(TasksArgs),
+    /// Show one task
+    Status {
+        /// Task id (32 hex characters, as `espctl tasks` shows)
+        task: TaskId,
+    },
+    /// Cancel a pending or running task (a no-op for finished ones)
+    Cancel {
+        /// Task id
+        task: TaskId,
+    },
+    /// Print a task's log
+    Logs(LogsArgs),
+    /// Manage the espctld daemon
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// Print a shell completion script
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Bridge newline-delimited JSON-RPC on stdin/stdout to the daemon (for editors and scripts)
+    Rpc,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only tasks in this status (repeat or separate with commas): pending, running, succeeded,
+    /// failed, canceled
+    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
+    pub status: Vec<TaskStatus>,
+    /// Only tasks of this kind (repeat or separate with commas): rust_elf
+    #[arg(long, value_name = "KIND", value_delimiter = ',')]
+    pub kind: Vec<TaskKind>,
+    /// At most this many tasks [default: 50]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Task id
+    pub task: TaskId,
+    /// Follow the log until the task ends
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Start the daemon if it is not running, and show it
+    Start,
+    /// Stop the daemon: running tasks are canceled
+    Stop,
+    /// Show whether the daemon runs (exit code 3 when it does not); never starts it
+    Status,
+    /// Install espctld as a user service (systemd socket activation on Linux, a LaunchAgent on macOS)
+    Install {
+        /// Print what would be written and run, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the daemon's own log (the newest log file)
+    Logs {
+        /// Keep printing lines as they are written
+        #[arg(short, long)]
+        follow: bool,
+        /// Print only the last N lines
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<usize>,
+    },
+}
+
+/// An error the CLI itself raises: bad flag combinations, features this version does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    pub message: String,
+    pub exit_code: i32,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    /// Invalid input or configuration: exit code 2.
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            exit_code: 2,
+            hint: None,
+        }
+    }
+
+    /// A runtime failure: exit code 1.
+    pub fn runtime(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            exit_code: 1,
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CliError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// What a command hands back: the exit code of a command that did its job.
+pub type Outcome = anyhow::Result<i32>;
+
+/// Parse the arguments, run the command on a single-threaded runtime, report errors, exit.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::detect(cli.json);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            report(
+                &out,
+                &anyhow::Error::new(err).context("cannot start the async runtime"),
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli, out));
+    // A bridge may leave a blocking stdin read behind; do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => exit_code(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&out, &err);
+            exit_code(error_exit_code(&err))
+        }
+    }
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run(cli: Cli, out: Output) -> Outcome {
+    let socket = espctl::connect::resolve_socket(cli.socket.as_deref());
+    match cli.command {
+        Command::Build(args) => build::run(args, &socket, out).await,
+        Command::Tasks(args) => tasks::list(args, &socket, out).await,
+        Command::Status { task } => tasks::status(task, &socket, out).await,
+        Command::Cancel { task } => tasks::cancel(task, &socket, out).await,
+        Command::Logs(args) => tasks::logs(args, &socket, out).await,
+        Command::Daemon(command) => daemon::run(command, &socket, out).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            let mut stdout = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut command, "espctl", &mut stdout);
+            std::io::Write::flush(&mut stdout)?;
+            Ok(0)
+        }
+        Command::Rpc => rpc::run(&socket).await,
+    }
+}
+
+/// Connect for a command that works on tasks: start the daemon if needed, check its version.
+async fn connect(socket: &std::path::Path) -> Result<Client, ClientError> {
+    Client::connect(&ConnectOptions::new(socket.to_path_buf())).await
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// The exit code for an error: the one a [`ClientError`] or [`CliError`] in the chain names, else 1.
+pub fn error_exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if let Some(client) = cause.downcast_ref::<ClientError>() {
+            return client.exit_code();
+        }
+        if let Some(cli) = cause.downcast_ref::<CliError>() {
+            return cli.exit_code;
+        }
+    }
+    1
+}
+
+/// The hint of the first [`ClientError`] or [`CliError`] in the chain.
+pub fn error_hint(err: &anyhow::Error) -> Option<String> {
+    err.chain().find_map(|cause| {
+        if let Some(client) = cause.downcast_ref::<ClientError>() {
+            return Some(client.hint());
+        }
+        cause.downcast_ref::<CliError>().map(|cli| cli.hint.clone())
+    })?
+}
+
+fn report(out: &Output, err: &anyhow::Error) {
+    output::note(&format!("{} {err:#}", out.paint_err(Color::Red, "error:")));
+    if let Some(hint) = error_hint(err) {
+        output::note(&format!("{} {hint}", out.paint_err(Color::Bold, "hint:")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use espctl_protocol::{ErrorCode, ErrorData};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("espctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn malformed_task_ids_are_usage_errors() {
+        let err = parse(&["status", "xyz"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("is not a task id"), "{err}");
+        let id = "0123456789abcdef0123456789abcdef";
+        assert!(parse(&["status", id]).is_ok());
+        assert!(parse(&["logs", id, "-f"]).is_ok());
+        assert_eq!(parse(&["cancel", "ABC"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = parse(&["tasks", "--json", "--socket", "/tmp/s"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.socket.as_deref(), Some(std::path::Path::new("/tmp/s")));
+    }
+
+    #[test]
+    fn task_filters_repeat_and_split_on_commas() {
+        let cli = parse(&[
+            "tasks",
+            "--status",
+            "running,failed",
+            "--status",
+            "pending",
+            "--kind",
+            "rust_elf",
+            "--limit",
+            "3",
+        ])
+        .unwrap();
+        let Command::Tasks(args) = cli.command else {
+            panic!("not tasks")
+        };
+        assert_eq!(
+            args.status,
+            vec![TaskStatus::Running, TaskStatus::Failed, TaskStatus::Pending]
+        );
+        assert_eq!(args.kind, vec![TaskKind::RustElf]);
+        assert_eq!(args.limit, Some(3));
+        assert_eq!(
+            parse(&["tasks", "--status", "done"])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
+    fn exit_codes_come_from_the_error_chain() {
+        let daemon = ClientError::Daemon {
+            code: ErrorCode::TaskNotFound.code(),
+            message: "no such task".into(),
+            data: Some(ErrorData {
+                kind: "task_not_found".into(),
+                exit_code: 2,
+                hint: Some("list them".into()),
+            }),
+        };
+        let err = anyhow::Error::new(daemon).context("reading the task");
+        assert_eq!(error_exit_code(&err), 2);
+        assert_eq!(error_hint(&err).as_deref(), Some("list them"));
+
+        let err = anyhow::Error::new(CliError::usage("bad flags").with_hint("see --help"));
+        assert_eq!(error_exit_code(&err), 2);
+        assert_eq!(error_hint(&err).as_deref(), Some("see --help"));
+
+        let err = anyhow::anyhow!("plain failure");
+        assert_eq!(error_exit_code(&err), 1);
+        assert_eq!(error_hint(&err), None);
+    }
+
+    #[test]
+    fn broken_pipes_are_recognized_through_context() {
+        let err = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing the table");
+        assert!(is_broken_pipe(&err));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
+}
