@@ -78,16 +78,22 @@ pub fn write_bundle(
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if !dir.is_dir() {
+    let write_failed = |source: io::Error| BundleError::WriteFailed {
+        path: out_path.to_path_buf(),
+        source,
+    };
+    if !dir.exists() {
         return Err(BundleError::OutDirMissing {
             path: out_path.to_path_buf(),
             dir,
         });
     }
-    let write_failed = |source: io::Error| BundleError::WriteFailed {
-        path: out_path.to_path_buf(),
-        source,
-    };
+    if !dir.is_dir() {
+        return Err(write_failed(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a directory", dir.display()),
+        )));
+    }
 
     // Dropping the temporary file on any early return removes it, so a failure leaves no trace.
     let temp = tempfile::Builder::new()
@@ -578,6 +584,23 @@ mod tests {
         assert_eq!(err.code(), ErrorCode::Runtime);
         assert!(err.to_string().contains(&out.display().to_string()));
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn write_below_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        fs::write(&file, b"x").unwrap();
+        let out = file.join("b.tar.gz");
+        let manifest = manifest_for(&[("files/firmware.bin", b"abc")]);
+        let err =
+            write_bundle(&out, &manifest, &owned(&[("files/firmware.bin", b"abc")])).unwrap_err();
+        assert!(matches!(err, BundleError::WriteFailed { .. }), "{err}");
+        assert!(
+            err.to_string().contains("is a file, not a directory"),
+            "{err}"
+        );
+        assert_eq!(err.code(), ErrorCode::Runtime);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (espflash reports most of them as one "invalid ELF", and panics on a descriptor outside flash).
 
 use espctl_protocol::chip::{Arch, Chip};
-use object::elf::{ET_EXEC, SHT_NOBITS, SHT_PROGBITS};
+use object::elf::{ET_EXEC, SHT_INIT_ARRAY, SHT_NOBITS, SHT_PROGBITS};
 use object::read::elf::{ElfFile32, SectionHeader as _};
 use object::{Endianness, Object, ObjectSection, ObjectSymbol};
 
@@ -105,17 +105,7 @@ pub(crate) fn check(data: &[u8], file: &str, chip: Chip) -> Result<ElfFacts, Bun
     }
 
     let elf = ElfFile32::<Endianness>::parse(data).map_err(|e| corrupt(e.to_string()))?;
-    for section in elf.sections() {
-        let header = section.elf_section_header();
-        if header.sh_type(Endianness::Little) == SHT_PROGBITS && section.address() != 0 {
-            section.data().map_err(|e| {
-                corrupt(format!(
-                    "section {}: {e}",
-                    section.name().unwrap_or("<unnamed>")
-                ))
-            })?;
-        }
-    }
+    check_loaded_sections(&elf).map_err(corrupt)?;
 
     let built_for = metadata_chip(&elf);
     if let Some(built_for) = built_for
@@ -134,6 +124,38 @@ pub(crate) fn check(data: &[u8], file: &str, chip: Chip) -> Result<ElfFacts, Bun
         app_desc_addr,
         built_for,
     })
+}
+
+/// Check the sections espflash puts in the image (loaded, non-empty, with contents): each must be
+/// inside the file, and no two may overlap, which espflash does not survive.
+fn check_loaded_sections(elf: &ElfFile32<'_, Endianness>) -> Result<(), String> {
+    let mut loaded = Vec::new();
+    for section in elf.sections() {
+        let header = section.elf_section_header();
+        let sh_type = header.sh_type(Endianness::Little);
+        let name = section.name().unwrap_or("<unnamed>");
+        if !(sh_type == SHT_PROGBITS || sh_type == SHT_INIT_ARRAY)
+            || header.sh_flags(Endianness::Little) == 0
+            || section.address() == 0
+            || section.size() == 0
+        {
+            continue;
+        }
+        section.data().map_err(|e| format!("section {name}: {e}"))?;
+        loaded.push((section.address(), section.size(), name));
+    }
+    loaded.sort();
+    for pair in loaded.windows(2) {
+        let ((start, size, name), (next, _, next_name)) = (pair[0], pair[1]);
+        if start + size > next {
+            return Err(format!(
+                "sections {name} ({start:#010x}..{:#010x}) and {next_name} (from {next:#010x}) \
+                 overlap; check the linker script",
+                start + size
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The chip esp-hal recorded in `.espressif.metadata` (symbol `build_info.CHIP_NAME`), if any.
@@ -208,7 +230,7 @@ fn find_app_descriptor(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::bundle::synth::{synth_app_elf, synth_app_elf_for, synth_esp_hal_app_elf};
     use espctl_protocol::error::ErrorCode;
@@ -387,7 +409,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn refuses_overlapping_sections() {
+        let elf = overlapping_sections_elf();
+        let err = check(&elf, "app.elf", Chip::Esp32c3).unwrap_err();
+        assert!(matches!(err, BundleError::CorruptElf { .. }), "{err}");
+        assert!(
+            err.to_string().contains(".flash.appdesc") && err.to_string().contains("overlap"),
+            "{err}"
+        );
+    }
+
     fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         haystack.windows(needle.len()).position(|w| w == needle)
+    }
+
+    /// The synthesized ESP32-C3 ELF with `.flash.rodata` moved 0x10 bytes into the descriptor.
+    pub(crate) fn overlapping_sections_elf() -> Vec<u8> {
+        let mut data = synth_app_elf_for(Chip::Esp32c3, true);
+        let elf = ElfFile32::<Endianness>::parse(&*data).unwrap();
+        let appdesc = elf.section_by_name(".flash.appdesc").unwrap().address() as u32;
+        let rodata = elf.section_by_name(".flash.rodata").unwrap().index().0;
+        let shoff = u32::from_le_bytes(data[32..36].try_into().unwrap()) as usize;
+        // Section headers are 40 bytes; sh_addr is at offset 12.
+        let sh_addr = shoff + rodata * 40 + 12;
+        data[sh_addr..sh_addr + 4].copy_from_slice(&(appdesc + 0x10).to_le_bytes());
+        data
     }
 }

@@ -207,6 +207,17 @@ mod tests {
     }
 
     #[test]
+    fn an_espflash_panic_becomes_an_error() {
+        // The ELF checks refuse overlapping sections; past them, espflash would panic on them.
+        let chip = Chip::Esp32c3;
+        let params = resolve(chip, None, None, None).unwrap();
+        let elf = crate::bundle::elf::tests::overlapping_sections_elf();
+        let err = merged_image(&elf, "app.elf", chip, &params).unwrap_err();
+        assert!(matches!(err, BundleError::CorruptElf { .. }), "{err}");
+        assert!(err.to_string().contains("espflash failed"), "{err}");
+    }
+
+    #[test]
     fn an_app_larger_than_its_partition_is_refused() {
         // A 1 MB flash leaves 960 KiB for the app partition; this ELF carries 1 MiB of code.
         let chip = Chip::Esp32c3;
