@@ -42,8 +42,9 @@ pub fn render_launchd_plist(espctld: &Path, socket: &Path, stderr_log: &Path) ->
         .replace("@STDERR_LOG@", &xml_escape(&stderr_log.to_string_lossy()))
 }
 
-/// A path as the first word of a systemd `ExecStart=`: specifiers (`%`) and variable expansion (`$`)
-/// escaped, backslashes doubled, and quoted when it holds spaces or quotes.
+/// A path as the first word of a systemd `ExecStart=`: specifiers (`%`) escaped, backslashes doubled,
+/// and quoted when it holds spaces or quotes. systemd does not expand variables in the program path, so
+/// a `$` stays as it is.
 pub fn systemd_escape_path(path: &Path) -> String {
     let raw = path.to_string_lossy();
     let mut escaped = String::with_capacity(raw.len() + 2);
@@ -53,7 +54,6 @@ pub fn systemd_escape_path(path: &Path) -> String {
     for c in raw.chars() {
         match c {
             '%' => escaped.push_str("%%"),
-            '$' => escaped.push_str("$$"),
             '\\' => escaped.push_str("\\\\"),
             '"' if needs_quotes => escaped.push_str("\\\""),
             _ => escaped.push(c),
@@ -283,7 +283,7 @@ mod tests {
         );
         assert_eq!(
             systemd_escape_path(Path::new("/home/a b/100%/$x/espctld")),
-            "\"/home/a b/100%%/$$x/espctld\""
+            "\"/home/a b/100%%/$x/espctld\""
         );
         assert_eq!(systemd_escape_path(Path::new("/a\\b")), "/a\\\\b");
     }

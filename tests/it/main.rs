@@ -1,1 +1,4 @@
 //! End-to-end tests: the real daemon on a real socket, the real CLI. One test binary, a module per area.
+
+mod cli;
+mod service_files;

@@ -29,6 +29,9 @@ pub const EXIT_NOT_RUNNING: i32 = 3;
 /// first, which may take a few seconds per task).
 const STOP_TIMEOUT: Duration = Duration::from_secs(40);
 
+/// After the socket went quiet, how long `stop` waits for the daemon's process to exit.
+const PROCESS_EXIT_WAIT: Duration = Duration::from_secs(5);
+
 /// Daemon log files are `espctld.log.YYYY-MM-DD` under `<data dir>/logs/`.
 const DAEMON_LOG_PREFIX: &str = "espctld.log";
 
@@ -194,7 +197,10 @@ fn status_lines(info: &Value, compatible: bool, out: &Output) -> Vec<String> {
 struct StopReport {
     /// False when no daemon answered on the socket; nothing was done.
     was_running: bool,
+    /// True once the daemon no longer serves the socket.
     stopped: bool,
+    /// True when the daemon's process has also exited (it may linger briefly after closing its socket).
+    process_exited: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pid: Option<u32>,
     /// Tasks that were running and got canceled.
@@ -210,6 +216,7 @@ async fn stop(socket: &Path, out: Output) -> Outcome {
             let report = StopReport {
                 was_running: false,
                 stopped: false,
+                process_exited: false,
                 pid: None,
                 canceled_tasks: 0,
                 socket_activated: false,
@@ -233,6 +240,13 @@ async fn stop(socket: &Path, out: Output) -> Outcome {
         .map(|pid| format!(" (pid {pid})"))
         .unwrap_or_default();
     output::line(&format!("stopped espctld{pid}"))?;
+    if !report.process_exited {
+        output::note(&format!(
+            "{} espctld{pid} closed its socket but its process has not exited after {}s",
+            out.paint_err(Color::Yellow, "warning:"),
+            PROCESS_EXIT_WAIT.as_secs()
+        ));
+    }
     if report.canceled_tasks > 0 {
         output::line(&format!("canceled {} running tasks", report.canceled_tasks))?;
     }
@@ -271,34 +285,48 @@ async fn shutdown_and_wait(client: Client, socket: &Path) -> anyhow::Result<Stop
     };
     drop(client);
 
+    // Stopped means: the socket no longer answers. With socket activation systemd keeps answering on
+    // it (and connecting would start a new daemon), so there only the process tells.
     let start = Instant::now();
-    loop {
-        // With socket activation the socket keeps answering (connecting would even start a new
-        // daemon), so only the process tells.
-        let socket_quiet = socket_activated || !socket_answers(socket).await;
-        let process_gone = pid.is_none_or(process_gone);
-        if socket_quiet && process_gone {
-            break;
+    let still_running = |what: &str| {
+        let pid_text = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let kill = pid
+            .map(|p| format!("`kill {p}`"))
+            .unwrap_or_else(|| "kill it".into());
+        CliError::runtime(format!(
+            "espctld{pid_text} {what} {}s after it was asked to stop",
+            STOP_TIMEOUT.as_secs()
+        ))
+        .with_hint(format!(
+            "see `espctl daemon logs` for what it is waiting for, or {kill}"
+        ))
+    };
+    if socket_activated {
+        while !pid.is_none_or(process_gone) {
+            if start.elapsed() > STOP_TIMEOUT {
+                return Err(still_running("is still running").into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if start.elapsed() > STOP_TIMEOUT {
-            let pid_text = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-            let kill = pid
-                .map(|p| format!("`kill {p}`"))
-                .unwrap_or_else(|| "kill it".into());
-            return Err(CliError::runtime(format!(
-                "espctld{pid_text} is still running {}s after it was asked to stop",
-                STOP_TIMEOUT.as_secs()
-            ))
-            .with_hint(format!(
-                "see `espctl daemon logs` for what it is waiting for, or {kill}"
-            ))
-            .into());
+    } else {
+        while socket_answers(socket).await {
+            if start.elapsed() > STOP_TIMEOUT {
+                return Err(still_running("still answers on its socket").into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+    // Give the process a moment to finish exiting, so that a `start` right after finds it gone.
+    let exit_deadline = Instant::now() + PROCESS_EXIT_WAIT;
+    let mut process_exited = pid.is_none_or(process_gone);
+    while !process_exited && Instant::now() < exit_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+        process_exited = pid.is_none_or(process_gone);
     }
     Ok(StopReport {
         was_running: true,
         stopped: true,
+        process_exited,
         pid,
         canceled_tasks,
         socket_activated,

@@ -204,9 +204,11 @@ async fn run(cli: Cli, out: Output) -> Outcome {
         Command::Logs(args) => tasks::logs(args, &socket, out).await,
         Command::Daemon(command) => daemon::run(command, &socket, out).await,
         Command::Completions { shell } => {
-            let mut command = Cli::command();
+            // Generated into memory first: clap_complete panics on a write error such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "espctl", &mut script);
             let mut stdout = std::io::stdout().lock();
-            clap_complete::generate(shell, &mut command, "espctl", &mut stdout);
+            std::io::Write::write_all(&mut stdout, &script)?;
             std::io::Write::flush(&mut stdout)?;
             Ok(0)
         }
