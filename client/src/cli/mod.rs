@@ -72,6 +72,11 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Bridge newline-delimited JSON-RPC on stdin/stdout to the daemon (for editors and scripts)
+    ///
+    /// Each stdin line is sent to the daemon as one JSON-RPC message; every message the daemon sends
+    /// (responses and subscription notifications) is written to stdout as one line. On stdin EOF the
+    /// bridge waits for outstanding responses, then exits 0; it also exits 0 when the daemon closes
+    /// the connection. The daemon is started if it is not running.
     Rpc,
 }
 
