@@ -30,7 +30,8 @@ use output::{Color, Output};
     name = "espctl",
     version,
     propagate_version = true,
-    max_term_width = 100
+    after_help = "Exit codes: 0 success, 1 runtime failure, 2 invalid input or configuration, \
+                  3 not running (`daemon status` only)."
 )]
 pub struct Cli {
     /// Print machine-readable JSON on stdout (formats in JSON.md) instead of text
