@@ -60,7 +60,7 @@ impl ConnectOptions {
         }
     }
 
-    /// Connect to the socket that `--socket`, `ESPCTL_SOCKET` or the default name.
+    /// Options for the socket `flag` (from `--socket`) names, else `ESPCTL_SOCKET`, else the default.
     pub fn resolve(flag: Option<&Path>) -> ConnectOptions {
         ConnectOptions::new(resolve_socket(flag))
     }
