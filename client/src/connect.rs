@@ -379,6 +379,7 @@ fn spawn_daemon(socket: &Path) -> Result<SpawnedDaemon, ClientError> {
     let mut command = Command::new(&binary);
     command
         .arg("--foreground")
+        .arg("--quiet")
         .arg("--socket")
         .arg(socket)
         .stdin(Stdio::null())

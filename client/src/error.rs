@@ -109,6 +109,14 @@ impl ClientError {
         }
     }
 
+    /// The task a daemon error belongs to, when the failed work ran as a task.
+    pub fn task_id(&self) -> Option<String> {
+        match self {
+            ClientError::Daemon { data, .. } => data.as_ref().and_then(|d| d.task_id.clone()),
+            _ => None,
+        }
+    }
+
     /// The stable snake_case kind: the daemon's [`ErrorData::kind`] for daemon errors, otherwise a
     /// client-side kind. Used in `--json` error objects.
     pub fn kind(&self) -> String {
@@ -167,6 +175,7 @@ mod tests {
             kind: code.name().into(),
             exit_code: code.exit_code(),
             hint: hint.map(str::to_string),
+            task_id: None,
         };
         ClientError::from(jsonrpsee::core::ClientError::Call(ErrorObjectOwned::owned(
             code.code(),

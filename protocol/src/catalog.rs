@@ -197,7 +197,8 @@ mod tests {
             for n in m.all_names() {
                 assert!(seen.insert(n), "duplicate method name {n}");
                 assert!(
-                    n.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                    n.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
                     "{n} is not a noun.verb name"
                 );
             }
@@ -229,7 +230,11 @@ mod tests {
             assert_eq!(params["type"], "object", "{} params: {params}", m.name);
             let result = serde_json::to_value(m.result_schema()).unwrap();
             assert!(result.is_object(), "{} result", m.name);
-            assert!(m.description.len() > 40, "{} needs a real description", m.name);
+            assert!(
+                m.description.len() > 40,
+                "{} needs a real description",
+                m.name
+            );
         }
     }
 

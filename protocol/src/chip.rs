@@ -103,7 +103,11 @@ impl Chip {
 
     /// A comma-separated list of names, for error messages.
     pub fn list(chips: &[Chip]) -> String {
-        chips.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+        chips
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

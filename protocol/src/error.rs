@@ -81,4 +81,7 @@ pub struct ErrorData {
     /// What the user can do about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The task the failure belongs to, when the work ran as a task (its log has the details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
 }

@@ -38,7 +38,7 @@ pub enum PipelineEvent {
         task_id: String,
         bundle_path: String,
         bundle_size_bytes: u64,
-        manifest: Manifest,
+        manifest: Box<Manifest>,
     },
     /// Failure. Always the last event.
     Error {

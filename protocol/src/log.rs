@@ -22,3 +22,15 @@ pub struct LogChunk {
     /// The task's status when the chunk was read.
     pub status: TaskStatus,
 }
+
+/// The last message of a subscription the daemon ends by itself (for example `build.log` once the task
+/// has finished and every line was sent). It arrives as the `error` member of a notification, the
+/// JSON-RPC convention clients (jsonrpsee among them) use to close a subscription:
+/// `{"method": "build.log", "params": {"subscription": ID, "error": {"ended": true, "reason": "..."}}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SubscriptionEnded {
+    /// Always true.
+    pub ended: bool,
+    /// Why it ended, for example `task finished`.
+    pub reason: String,
+}

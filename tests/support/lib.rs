@@ -72,7 +72,17 @@ impl TestDaemon {
 
     /// (Re)start the daemon process on the same socket and data dir.
     pub fn spawn(&mut self, extra: &[&str]) {
-        let child = Command::new(espctld_bin())
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(espctld_bin());
+        // If the test process dies (a timeout, a panic in another thread), its daemons die with it.
+        // SAFETY: prctl is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd
             .arg("--foreground")
             .arg("--socket")
             .arg(&self.socket)
@@ -209,4 +219,63 @@ pub fn process_alive(pid: i32) -> bool {
 /// Path of a file in the repository.
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// A WebSocket JSON-RPC client connected to a daemon socket (the same transport editors use).
+pub async fn ws_client(socket: &Path) -> jsonrpsee::core::client::Client {
+    use interprocess::local_socket::traits::tokio::Stream as _;
+    use interprocess::local_socket::{GenericFilePath, ToFsName};
+    let name = socket.to_fs_name::<GenericFilePath>().expect("socket name");
+    let stream = interprocess::local_socket::tokio::Stream::connect(name)
+        .await
+        .expect("connect to the daemon socket");
+    let uri: jsonrpsee::client_transport::ws::Url = "ws://localhost/".parse().expect("url");
+    let (tx, rx) = jsonrpsee::client_transport::ws::WsTransportClientBuilder::default()
+        .max_request_size(64 * 1024 * 1024)
+        .max_response_size(64 * 1024 * 1024)
+        .build_with_stream(uri, stream)
+        .await
+        .expect("websocket handshake");
+    jsonrpsee::core::client::ClientBuilder::default()
+        .max_buffer_capacity_per_subscription(100_000)
+        .build_with_tokio(tx, rx)
+}
+
+/// Sends one raw HTTP/1.1 request over the socket and returns the whole response (status line,
+/// headers and body), or an error when the daemon closed the connection without answering.
+pub fn http_raw(socket: &Path, request: &[u8]) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(request)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// POSTs a JSON-RPC body over HTTP on the socket; returns the parsed JSON body of the response.
+pub fn http_post(socket: &Path, body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut req = format!(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    let resp = http_raw(socket, &req)?;
+    let status: u16 = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Creates a named pipe (FIFO). A task that reads it blocks until the test writes: a real input that
+/// is slow to arrive, which keeps a task running for as long as a test needs.
+pub fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }

@@ -328,7 +328,7 @@ async fn success_events(
         task_id: result.task_id.to_string(),
         bundle_path: result.bundle_path.clone(),
         bundle_size_bytes: result.bundle_size_bytes,
-        manifest: result.manifest.clone(),
+        manifest: Box::new(result.manifest.clone()),
     });
     Ok(events)
 }
@@ -352,7 +352,11 @@ pub fn error_event(err: &anyhow::Error) -> PipelineEvent {
         kind,
         exit_code,
         hint: super::error_hint(err),
-        task_id: None,
+        task_id: err.chain().find_map(|cause| {
+            cause
+                .downcast_ref::<ClientError>()
+                .and_then(ClientError::task_id)
+        }),
     }
 }
 
@@ -598,6 +602,7 @@ mod tests {
                 kind: "invalid_target".into(),
                 exit_code: 2,
                 hint: Some("use esp32c3".into()),
+                task_id: None,
             }),
         };
         let json = serde_json::to_value(error_event(&anyhow::Error::new(err))).unwrap();

@@ -337,6 +337,7 @@ mod tests {
                 kind: "task_not_found".into(),
                 exit_code: 2,
                 hint: Some("list them".into()),
+                task_id: None,
             }),
         };
         let err = anyhow::Error::new(daemon).context("reading the task");
