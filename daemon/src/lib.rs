@@ -10,7 +10,9 @@
 pub mod bundle;
 pub mod error;
 pub mod logs;
+pub mod ninja;
 pub mod proc;
+pub mod project;
 pub mod rpc;
 pub mod server;
 pub mod store;

@@ -1,0 +1,1 @@
+//! Ninja build files, deps and logs (being written).

@@ -1,0 +1,1 @@
+//! CMake language evaluator (being written).

@@ -1,0 +1,1 @@
+//! Legacy GNU Make projects (being written).

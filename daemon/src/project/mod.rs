@@ -1,0 +1,3 @@
+//! The project model: what an ESP-IDF (CMake or legacy Make) project is made of, and the planner.
+pub mod cmake;
+pub mod make;
