@@ -21,6 +21,7 @@ pub mod events;
 pub mod log;
 pub mod methods;
 pub mod paths;
+pub mod plan;
 pub mod task;
 
 pub use catalog::{MethodKind, MethodSpec, catalog, find_method};
