@@ -1,3 +1,4 @@
 //! The project model: what an ESP-IDF (CMake or legacy Make) project is made of, and the planner.
 pub mod cmake;
+pub mod components;
 pub mod make;
