@@ -3,3 +3,5 @@ pub mod cmake;
 pub mod components;
 pub mod idf;
 pub mod make;
+pub mod detect;
+pub mod target;
