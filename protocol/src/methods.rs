@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Manifest;
 use crate::log::LogChunk;
+use crate::plan::{
+    BuildPlan, BuildPlanParams, CleanPlan, CleanPlanParams, SetTargetParams, SetTargetResult,
+};
 use crate::task::{TaskId, TaskInfo, TaskKind, TaskStatus};
 
 /// A method of the catalog.
@@ -213,3 +216,21 @@ pub struct BuildRustElfResult {
     pub manifest: Manifest,
     pub task_id: TaskId,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+
+method!(
+    /// `generate_build_plan`: what a build would do, without doing it.
+    GenerateBuildPlan, "generate_build_plan", BuildPlanParams, BuildPlan
+);
+
+method!(
+    /// `get_clean_plan`: what `idf.py clean` or `fullclean` would delete, without deleting.
+    GetCleanPlan, "get_clean_plan", CleanPlanParams, CleanPlan
+);
+
+method!(
+    /// `set_target`: record the project's default target in `.espctl.toml` (configuration only).
+    SetTarget, "set_target", SetTargetParams, SetTargetResult
+);

@@ -82,15 +82,6 @@ pub struct BuildOverrides {
     pub jobs: Option<u32>,
 }
 
-/// What every project-scoped request carries: the project and the caller's environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CallerEnv {
-    /// The variables of the caller's environment that matter to builds: IDF_PATH, IDF_TOOLS_PATH,
-    /// IDF_TARGET, ESPPORT, ESPBAUD and PATH. The daemon never uses its own environment for these.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-}
-
 /// The names of the caller-environment variables clients forward.
 pub const FORWARDED_ENV: [&str; 6] = [
     "IDF_PATH",
@@ -186,6 +177,18 @@ pub struct PlanComponent {
     pub shadowed: Vec<String>,
     /// The CMakeLists.txt (or component.mk) the component was read from.
     pub file: String,
+    /// What first pulled the component into the build; null for a root (every component is a root
+    /// unless COMPONENTS trims the build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_by: Option<RequiredBy>,
+}
+
+/// An edge of the requirement graph: `component` requires this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RequiredBy {
+    pub component: String,
+    /// `REQUIRES`, `PRIV_REQUIRES` or `common requirement`.
+    pub kind: String,
 }
 
 /// A warning or error about the plan, with its place when there is one.

@@ -225,7 +225,18 @@ async fn run_mode(args: BuildArgs, socket: &Path, out: Output) -> Outcome {
         )
         .with_hint("build Rust no_std firmware with `espctl build --rust-elf <ELF>`")
         .into()),
-        BuildMode::Project(_) | BuildMode::Plan(_) => Err(CliError::usage(
+        BuildMode::Plan(project) => {
+            let args = super::plan::PlanArgs {
+                path: Some(project.path.clone()),
+                target: project.target.clone(),
+                profile: None,
+                clean: project.clean,
+                idf_version: project.idf_version.clone(),
+                params: Vec::new(),
+            };
+            super::plan::plan(args, socket, out).await
+        }
+        BuildMode::Project(_) => Err(CliError::usage(
             "ESP-IDF project builds are not available in this version of espctl yet",
         )
         .with_hint("build Rust no_std firmware with `espctl build --rust-elf <ELF>`")

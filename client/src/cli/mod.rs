@@ -11,6 +11,7 @@
 mod build;
 mod daemon;
 mod output;
+mod plan;
 mod rpc;
 mod tasks;
 
@@ -50,6 +51,12 @@ pub struct Cli {
 pub enum Command {
     /// Build firmware; `--rust-elf` turns a Rust no_std ELF into a flash bundle
     Build(build::BuildArgs),
+    /// Show what a build would do, without doing it (same as `build --local`)
+    Plan(plan::PlanArgs),
+    /// List the build's components; --why NAME shows what pulls NAME in
+    Components(plan::ComponentsArgs),
+    /// Show what `idf.py clean` (or fullclean with --full) would delete, without deleting
+    CleanPlan(plan::CleanPlanArgs),
     /// List tasks, newest first
     Tasks(TasksArgs),
     /// Show one task
@@ -204,6 +211,9 @@ async fn run(cli: Cli, out: Output) -> Outcome {
     let socket = espctl::connect::resolve_socket(cli.socket.as_deref());
     match cli.command {
         Command::Build(args) => build::run(args, &socket, out).await,
+        Command::Plan(args) => plan::plan(args, &socket, out).await,
+        Command::Components(args) => plan::components(args, &socket, out).await,
+        Command::CleanPlan(args) => plan::clean_plan(args, &socket, out).await,
         Command::Tasks(args) => tasks::list(args, &socket, out).await,
         Command::Status { task } => tasks::status(task, &socket, out).await,
         Command::Cancel { task } => tasks::cancel(task, &socket, out).await,
