@@ -5,3 +5,4 @@ pub mod idf;
 pub mod make;
 pub mod detect;
 pub mod target;
+pub mod metadata;
