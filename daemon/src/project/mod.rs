@@ -6,3 +6,4 @@ pub mod make;
 pub mod detect;
 pub mod target;
 pub mod metadata;
+pub mod pipeline;
