@@ -14,6 +14,7 @@ pub mod ninja;
 pub mod proc;
 pub mod project;
 pub mod rpc;
+pub mod sandbox;
 pub mod server;
 pub mod store;
 pub mod tasks;
