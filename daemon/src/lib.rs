@@ -7,6 +7,7 @@
 //!   and [`logs`] (one append-only file per task);
 //! - [`bundle`]: flash bundles, and merged images from Rust no_std ELFs;
 //! - [`proc`]: process groups, so nothing a task starts outlives it.
+pub mod build;
 pub mod bundle;
 pub mod error;
 pub mod logs;

@@ -1,0 +1,2 @@
+//! ESP-IDF builds: the environment they run in (`env`).
+pub mod env;
