@@ -1,2 +1,3 @@
-//! ESP-IDF builds: the environment they run in (`env`).
+//! ESP-IDF builds: the environment they run in (`env`) and reading their output (`output`).
 pub mod env;
+pub mod output;
