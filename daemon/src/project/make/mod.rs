@@ -343,7 +343,10 @@ fn make_step(
     let mut env = BTreeMap::new();
     if let Some(idf) = inputs.idf_path {
         let idf = std::path::absolute(idf).unwrap_or_else(|_| idf.to_path_buf());
-        env.insert("IDF_PATH".to_string(), idf.display().to_string());
+        env.insert(
+            "IDF_PATH".to_string(),
+            paths::normalize(&idf).display().to_string(),
+        );
     }
     // No terminal: configuration steps must not go interactive (menuconfig).
     env.insert("BATCH_BUILD".to_string(), "1".to_string());
