@@ -2,5 +2,6 @@
 
 mod cli;
 mod daemon;
+mod make;
 mod service_files;
 mod tasks;
