@@ -279,3 +279,184 @@ pub fn http_post(socket: &Path, body: &[u8]) -> std::io::Result<(u16, String)> {
 pub fn mkfifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
 }
+
+/// Whether `cmake` and `ninja` are on PATH (tests of CMake/Ninja behaviour skip without them).
+pub fn cmake_and_ninja_available() -> bool {
+    ["cmake", "ninja"].iter().all(|tool| {
+        Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })
+}
+
+/// Run a command, panicking with its output if it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", describe(&out));
+    out
+}
+
+/// Writes a small plain CMake C project into `dir`: a static library from two sources and a
+/// generated source (a custom command with a byproduct), a header generated into the build
+/// directory, an executable linking the library, a custom target with a byproduct, and
+/// `ADDITIONAL_CLEAN_FILES` on a target (a file and a directory) and on the directory.
+pub fn write_demo_cmake_project(dir: &Path) {
+    let w = |rel: &str, text: &str| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // The generated text ends with `;`: harmless after `#define VERSION 3`, needed after the table.
+    w("gen.cmake", "file(WRITE \"${OUT}\" \"${TEXT};\\n\")\n");
+    w("src/a.c", "int a(void) { return 1; }\n");
+    w(
+        "src/b.c",
+        "#include \"version.h\"\nint b(void) { return VERSION; }\n",
+    );
+    w(
+        "src/main.c",
+        "int a(void);\nint b(void);\nextern int table[];\nint main(void) { return a() + b() + table[0]; }\n",
+    );
+    w(
+        "CMakeLists.txt",
+        r#"cmake_minimum_required(VERSION 3.16)
+project(demo C)
+add_custom_command(OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/gen/version.h
+  COMMAND ${CMAKE_COMMAND} -DOUT=${CMAKE_CURRENT_BINARY_DIR}/gen/version.h "-DTEXT=#define VERSION 3" -P ${CMAKE_CURRENT_SOURCE_DIR}/gen.cmake
+  DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/gen.cmake VERBATIM)
+add_custom_command(OUTPUT table.c BYPRODUCTS table.log
+  COMMAND ${CMAKE_COMMAND} -DOUT=table.c "-DTEXT=int table[] = {1, 2, 3}" -P ${CMAKE_CURRENT_SOURCE_DIR}/gen.cmake
+  COMMAND ${CMAKE_COMMAND} -E touch table.log
+  VERBATIM)
+add_library(util STATIC src/a.c src/b.c ${CMAKE_CURRENT_BINARY_DIR}/table.c ${CMAKE_CURRENT_BINARY_DIR}/gen/version.h)
+target_include_directories(util PUBLIC ${CMAKE_CURRENT_BINARY_DIR}/gen)
+add_executable(app src/main.c)
+target_link_libraries(app util)
+set_property(TARGET app PROPERTY ADDITIONAL_CLEAN_FILES extra.txt ${CMAKE_CURRENT_BINARY_DIR}/extradir)
+set_property(DIRECTORY PROPERTY ADDITIONAL_CLEAN_FILES dirclean.txt)
+add_custom_target(stamp ALL COMMAND ${CMAKE_COMMAND} -E touch stamp.txt BYPRODUCTS stamp.txt)
+"#,
+    );
+}
+
+/// `cmake -G Ninja -S project -B build` then `cmake --build build`.
+pub fn cmake_configure_and_build(project: &Path, build: &Path) {
+    run_ok(
+        Command::new("cmake")
+            .arg("-G")
+            .arg("Ninja")
+            .arg("-S")
+            .arg(project)
+            .arg("-B")
+            .arg(build),
+    );
+    run_ok(Command::new("cmake").arg("--build").arg(build));
+}
+
+/// One entry of [`tree_snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub is_dir: bool,
+    pub len: u64,
+    pub mtime: std::time::SystemTime,
+}
+
+/// Every file, symlink and directory under `root` (not following symlinks), with size and mtime.
+pub fn tree_snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, TreeEntry> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path.clone());
+            }
+            out.insert(
+                path,
+                TreeEntry {
+                    is_dir: meta.is_dir(),
+                    len: meta.len(),
+                    mtime: meta.modified().expect("mtime"),
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Creates and builds a real CMake + Ninja project under `dir` with `n_sources` tiny C sources
+/// (spread over static libraries of 500 sources each, linked into one executable), and returns its
+/// build directory. The build keeps the compilers' depfiles (`ninja -d keepdepfile`), so the build
+/// directory holds about `2 * n_sources` files: `10_000` sources make the ~20,000-file tree the
+/// clean-plan benchmark compares with `ninja -n -t clean`. Building takes a while (all sources are
+/// compiled, two at a time).
+pub fn make_large_cmake_build(dir: &Path, n_sources: usize) -> PathBuf {
+    let project = dir.join("large");
+    let build = project.join("build");
+    let per_lib = 500;
+    let libs = n_sources.div_ceil(per_lib).max(1);
+    let mut cmake = String::from("cmake_minimum_required(VERSION 3.16)\nproject(large C)\n");
+    let mut main = String::new();
+    for lib in 0..libs {
+        let lib_dir = project.join(format!("lib{lib}"));
+        std::fs::create_dir_all(&lib_dir).unwrap();
+        let start = lib * per_lib;
+        let end = ((lib + 1) * per_lib).min(n_sources);
+        let mut sources = String::new();
+        for i in start..end {
+            std::fs::write(
+                lib_dir.join(format!("f{i}.c")),
+                format!("int f{i}(int x) {{ return x + {i}; }}\n"),
+            )
+            .unwrap();
+            sources.push_str(&format!(" lib{lib}/f{i}.c"));
+        }
+        cmake.push_str(&format!("add_library(lib{lib} STATIC{sources})\n"));
+        if start < end {
+            main.push_str(&format!("int f{start}(int);\n"));
+        }
+    }
+    main.push_str("int main(void) { return 0");
+    for lib in 0..libs {
+        let start = lib * per_lib;
+        if start < n_sources {
+            main.push_str(&format!(" + f{start}(0)"));
+        }
+    }
+    main.push_str("; }\n");
+    std::fs::write(project.join("main.c"), main).unwrap();
+    cmake.push_str("add_executable(app main.c)\ntarget_link_libraries(app");
+    for lib in 0..libs {
+        cmake.push_str(&format!(" lib{lib}"));
+    }
+    cmake.push_str(")\n");
+    std::fs::write(project.join("CMakeLists.txt"), cmake).unwrap();
+    run_ok(
+        Command::new("cmake")
+            .arg("-G")
+            .arg("Ninja")
+            .arg("-S")
+            .arg(&project)
+            .arg("-B")
+            .arg(&build),
+    );
+    run_ok(
+        Command::new("ninja")
+            .arg("-C")
+            .arg(&build)
+            .args(["-j2", "-d", "keepdepfile"]),
+    );
+    build
+}

@@ -1,4 +1,5 @@
 //! The project model: what an ESP-IDF (CMake or legacy Make) project is made of, and the planner.
+pub mod clean;
 pub mod cmake;
 pub mod components;
 pub mod idf;

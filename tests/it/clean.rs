@@ -1,0 +1,364 @@
+//! Clean plans against real CMake and Ninja: a plain CMake C project configured with `-G Ninja` and
+//! built, then our plan compared with `ninja -n -t clean`, with what `cmake --build --target clean`
+//! really removes, and with idf.py's fullclean rules.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use espctl_protocol::ErrorCode;
+use espctl_protocol::plan::{CleanPlan, CleanScope};
+use espctl_tests::{
+    TreeEntry, cmake_and_ninja_available, cmake_configure_and_build, run_ok, stdout_of,
+    tree_snapshot, write_demo_cmake_project,
+};
+use espctld::ninja::canon::lexical_normalize;
+use espctld::project::clean::{CleanError, clean_plan, delete_plan};
+
+macro_rules! require_tools {
+    () => {
+        if !cmake_and_ninja_available() {
+            eprintln!("skipped: cmake and ninja are needed");
+            return;
+        }
+    };
+}
+
+/// A configured and built demo project, with the files its ADDITIONAL_CLEAN_FILES name created.
+struct Demo {
+    _tmp: tempfile::TempDir,
+    /// The temp dir's real path.
+    root: PathBuf,
+    project: PathBuf,
+    build: PathBuf,
+}
+
+fn demo(build_outside: bool) -> Demo {
+    let tmp = tempfile::Builder::new()
+        .prefix("espctl-clean")
+        .tempdir()
+        .unwrap();
+    let root = std::fs::canonicalize(tmp.path()).unwrap();
+    let project = root.join("proj");
+    let build = if build_outside {
+        root.join("elsewhere/build")
+    } else {
+        project.join("build")
+    };
+    write_demo_cmake_project(&project);
+    cmake_configure_and_build(&project, &build);
+    std::fs::write(build.join("extra.txt"), "extra").unwrap();
+    std::fs::write(build.join("dirclean.txt"), "dir").unwrap();
+    std::fs::create_dir_all(build.join("extradir/sub")).unwrap();
+    std::fs::write(build.join("extradir/sub/x"), "xx").unwrap();
+    std::fs::write(build.join("extradir/y"), "yyy").unwrap();
+    Demo {
+        _tmp: tmp,
+        root,
+        project,
+        build,
+    }
+}
+
+/// The absolute path a plan entry names.
+fn resolve(project: &Path, entry: &str) -> PathBuf {
+    let e = entry.strip_suffix('/').unwrap_or(entry);
+    if Path::new(e).is_absolute() {
+        PathBuf::from(e)
+    } else {
+        lexical_normalize(&project.join(e))
+    }
+}
+
+/// The set of paths `ninja -C build -n -t clean` prints, absolute.
+fn ninja_dry_run_clean(build: &Path) -> BTreeSet<PathBuf> {
+    let out = run_ok(
+        Command::new("ninja")
+            .arg("-C")
+            .arg(build)
+            .args(["-n", "-t", "clean"]),
+    );
+    stdout_of(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Remove "))
+        .map(|p| lexical_normalize(&build.join(p)))
+        .collect()
+}
+
+/// Every path a plan would delete, expanded below listed directories, from a tree snapshot.
+fn expand(
+    plan: &CleanPlan,
+    project: &Path,
+    tree: &BTreeMap<PathBuf, TreeEntry>,
+) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    for entry in &plan.would_delete {
+        let abs = resolve(project, entry);
+        if entry.ends_with('/') {
+            out.extend(tree.keys().filter(|p| p.starts_with(&abs)).cloned());
+        }
+        out.insert(abs);
+    }
+    out
+}
+
+fn plan_totals(
+    plan: &CleanPlan,
+    project: &Path,
+    tree: &BTreeMap<PathBuf, TreeEntry>,
+) -> (u64, u64) {
+    let all = expand(plan, project, tree);
+    let files: Vec<&TreeEntry> = all
+        .iter()
+        .filter_map(|p| tree.get(p))
+        .filter(|e| !e.is_dir)
+        .collect();
+    (files.len() as u64, files.iter().map(|e| e.len).sum())
+}
+
+fn check_plan_against_ninja_and_cmake(d: &Demo) {
+    let before = tree_snapshot(&d.root);
+    let plan = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    // Planning wrote nothing: same entries, sizes and mtimes everywhere under the temp dir.
+    assert_eq!(tree_snapshot(&d.root), before, "planning changed the tree");
+
+    // Sorted, no duplicates.
+    let mut sorted = plan.would_delete.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(plan.would_delete, sorted);
+
+    // The Ninja half: exactly `ninja -n -t clean`, once each file (CMake names some outputs twice,
+    // absolute and relative).
+    let ninja = ninja_dry_run_clean(&d.build);
+    assert!(
+        ninja.contains(&d.build.join("table.c")) && ninja.contains(&d.build.join("libutil.a")),
+        "unexpected ninja output: {ninja:?}"
+    );
+    let additional: BTreeSet<PathBuf> = ["extra.txt", "dirclean.txt", "extradir"]
+        .iter()
+        .map(|p| d.build.join(p))
+        .collect();
+    let planned: BTreeSet<PathBuf> = plan
+        .would_delete
+        .iter()
+        .map(|e| resolve(&d.project, e))
+        .collect();
+    let planned_ninja: BTreeSet<PathBuf> = planned.difference(&additional).cloned().collect();
+    assert_eq!(planned_ninja, ninja, "plan vs ninja -n -t clean");
+    assert!(
+        additional.is_subset(&planned),
+        "additional clean files missing: {planned:?}"
+    );
+    assert!(plan.would_delete.iter().any(|e| e.ends_with("extradir/")));
+    assert_eq!(plan.total_files, plan_totals(&plan, &d.project, &before).0);
+    assert_eq!(plan.total_bytes, plan_totals(&plan, &d.project, &before).1);
+    assert!(plan.total_files >= 12, "{plan:?}");
+
+    // What really disappears with CMake's clean target, run last (it is destructive). Cleaning a
+    // copy of the tree instead would not work: the build files name absolute paths of the original.
+    run_ok(
+        Command::new("cmake")
+            .arg("--build")
+            .arg(&d.build)
+            .args(["--target", "clean"]),
+    );
+    let after = tree_snapshot(&d.root);
+    let gone: BTreeSet<PathBuf> = before
+        .keys()
+        .filter(|p| !after.contains_key(*p))
+        .cloned()
+        .collect();
+    assert_eq!(
+        expand(&plan, &d.project, &before),
+        gone,
+        "plan vs cmake --build --target clean"
+    );
+}
+
+#[test]
+fn clean_plan_matches_ninja_and_cmake() {
+    require_tools!();
+    let d = demo(false);
+    let plan = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    // Relative to the project.
+    assert!(
+        plan.would_delete.iter().all(|e| e.starts_with("build/")),
+        "{plan:?}"
+    );
+    assert!(plan.would_delete.contains(&"build/table.c".to_string()));
+    assert!(
+        plan.would_delete
+            .contains(&"build/gen/version.h".to_string())
+    );
+    assert!(
+        plan.would_delete
+            .contains(&"build/CMakeFiles/util.dir/src/a.c.o".to_string())
+    );
+    // The generator's outputs stay, and so does what CMake's configure wrote.
+    assert!(
+        !plan
+            .would_delete
+            .iter()
+            .any(|e| e == "build/build.ninja" || e.contains("CMakeCache"))
+    );
+    check_plan_against_ninja_and_cmake(&d);
+}
+
+#[test]
+fn build_dir_outside_the_project_gives_absolute_paths() {
+    require_tools!();
+    let d = demo(true);
+    let plan = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    assert!(
+        plan.would_delete
+            .iter()
+            .all(|e| Path::new(e).is_absolute() && Path::new(e).starts_with(&d.build)),
+        "{plan:?}"
+    );
+    check_plan_against_ninja_and_cmake(&d);
+}
+
+#[test]
+fn delete_plan_deletes_what_the_plan_lists() {
+    require_tools!();
+    let d = demo(false);
+    let plan = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    let before = tree_snapshot(&d.project);
+    let report = delete_plan(&d.project, &d.build, &plan).unwrap();
+    assert_eq!(report.deleted, plan.would_delete);
+    assert!(report.already_gone.is_empty());
+    assert_eq!(report.files_deleted, plan.total_files);
+    assert_eq!(report.bytes_freed, plan.total_bytes);
+    let after = tree_snapshot(&d.project);
+    let gone: BTreeSet<PathBuf> = before
+        .keys()
+        .filter(|p| !after.contains_key(*p))
+        .cloned()
+        .collect();
+    assert_eq!(gone, expand(&plan, &d.project, &before));
+    // Ninja agrees there is nothing left to clean, and the plan is now empty.
+    assert!(ninja_dry_run_clean(&d.build).is_empty());
+    let again = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    assert!(again.would_delete.is_empty(), "{again:?}");
+    // Deleting the same plan again only finds it gone.
+    let report = delete_plan(&d.project, &d.build, &plan).unwrap();
+    assert_eq!(report.already_gone, plan.would_delete);
+}
+
+#[test]
+fn delete_plan_refuses_paths_outside_the_build_dir() {
+    require_tools!();
+    let d = demo(false);
+    let mut plan = clean_plan(&d.project, &d.build, CleanScope::Clean).unwrap();
+    plan.would_delete.push("CMakeLists.txt".into());
+    plan.would_delete.push("build/../src/a.c".into());
+    let before = tree_snapshot(&d.root);
+    let err = delete_plan(&d.project, &d.build, &plan).unwrap_err();
+    assert!(
+        matches!(err, CleanError::OutsideBuildDir { ref paths, .. } if paths.len() == 2),
+        "{err}"
+    );
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    assert_eq!(tree_snapshot(&d.root), before, "nothing may be deleted");
+}
+
+#[test]
+fn fullclean_plan_lists_the_whole_build_dir() {
+    require_tools!();
+    let d = demo(false);
+    let before = tree_snapshot(&d.root);
+    let plan = clean_plan(&d.project, &d.build, CleanScope::Fullclean).unwrap();
+    assert_eq!(tree_snapshot(&d.root), before);
+    assert!(
+        plan.would_delete
+            .contains(&"build/CMakeCache.txt".to_string())
+    );
+    assert!(plan.would_delete.contains(&"build/CMakeFiles/".to_string()));
+    assert!(plan.would_delete.contains(&"build/build.ninja".to_string()));
+    let under_build: Vec<&TreeEntry> = before
+        .iter()
+        .filter(|(p, e)| p.starts_with(&d.build) && !e.is_dir)
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(plan.total_files, under_build.len() as u64);
+    assert_eq!(
+        plan.total_bytes,
+        under_build.iter().map(|e| e.len).sum::<u64>()
+    );
+
+    let report = delete_plan(&d.project, &d.build, &plan).unwrap();
+    assert_eq!(report.files_deleted, plan.total_files);
+    // The directory itself stays, empty.
+    assert!(d.build.is_dir());
+    assert_eq!(std::fs::read_dir(&d.build).unwrap().count(), 0);
+}
+
+#[test]
+fn fullclean_refusals_and_nothing_to_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("proj");
+    let build = project.join("build");
+    std::fs::create_dir_all(&project).unwrap();
+
+    // No build dir, or an empty one: nothing to clean.
+    for scope in [CleanScope::Clean, CleanScope::Fullclean] {
+        let plan = clean_plan(&project, &build, scope).unwrap();
+        assert!(plan.would_delete.is_empty() && plan.total_files == 0);
+    }
+    std::fs::create_dir(&build).unwrap();
+    let plan = clean_plan(&project, &build, CleanScope::Fullclean).unwrap();
+    assert!(plan.would_delete.is_empty());
+
+    // Not a CMake build directory.
+    std::fs::write(build.join("notes.txt"), "mine").unwrap();
+    let err = clean_plan(&project, &build, CleanScope::Fullclean).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Config);
+    assert!(
+        err.to_string()
+            .contains("doesn't seem to be a CMake build directory"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("Delete the directory manually"),
+        "{err}"
+    );
+    // ...and `clean` has no build.ninja to go by.
+    let err = clean_plan(&project, &build, CleanScope::Clean).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Config);
+    assert!(err.to_string().contains("no build.ninja"), "{err}");
+
+    // A CMake build directory that holds sources.
+    std::fs::write(build.join("CMakeCache.txt"), "").unwrap();
+    for flag in ["CMakeLists.txt", ".git", ".svn"] {
+        let p = build.join(flag);
+        std::fs::write(&p, "").unwrap();
+        let err = clean_plan(&project, &build, CleanScope::Fullclean).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Config);
+        assert!(
+            err.to_string()
+                .contains(&format!("directory containing '{}'", p.display())),
+            "{err}"
+        );
+        // delete_plan checks again.
+        let plan = CleanPlan {
+            scope: CleanScope::Fullclean,
+            would_delete: vec!["build/notes.txt".into()],
+            total_files: 1,
+            total_bytes: 4,
+        };
+        assert!(matches!(
+            delete_plan(&project, &build, &plan),
+            Err(CleanError::RedFlag { .. })
+        ));
+        std::fs::remove_file(&p).unwrap();
+    }
+    assert!(build.join("notes.txt").exists());
+
+    // The project itself as the build directory, or a build directory around it.
+    let err = clean_plan(&project, &project, CleanScope::Fullclean).unwrap_err();
+    assert!(matches!(err, CleanError::BuildDirIsProject { .. }));
+    let err = clean_plan(&project, tmp.path(), CleanScope::Fullclean).unwrap_err();
+    assert!(matches!(err, CleanError::BuildDirContainsProject { .. }));
+    assert_eq!(err.code(), ErrorCode::Config);
+}
