@@ -1,0 +1,301 @@
+//! The file system as the evaluator sees it: content hashes, file stamps, existence tests and
+//! globbing, all in a form that can be replayed to check whether a result is still valid.
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::types::{ExistsCheck, ExistsKind, FileInput, GlobRecord};
+
+/// In-process content hash.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.write_usize(bytes.len());
+    hasher.finish()
+}
+
+/// Reads a file and describes it for the validity check.
+pub(crate) fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileInput)> {
+    let read_at = SystemTime::now();
+    let bytes = std::fs::read(path)?;
+    let metadata = std::fs::metadata(path).ok();
+    let input = FileInput {
+        path: path.to_path_buf(),
+        hash: hash_bytes(&bytes),
+        len: bytes.len() as u64,
+        modified: metadata.and_then(|m| m.modified().ok()),
+        read_at,
+    };
+    Ok((bytes, input))
+}
+
+/// A modification time within this distance of the read time may hide a later change made in
+/// the same timestamp tick (coarse file systems have 1-2 s granularity).
+const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// Whether a file still has the content it had: size and modification time first, the content
+/// hash only when those changed or cannot be trusted.
+pub(crate) fn file_unchanged(input: &FileInput) -> bool {
+    let Ok(metadata) = std::fs::metadata(&input.path) else { return false };
+    if metadata.len() == input.len
+        && let (Some(then), Ok(now)) = (input.modified, metadata.modified())
+        && then == now
+        && input.read_at.duration_since(then).is_ok_and(|age| age > RACY_WINDOW)
+    {
+        return true;
+    }
+    match std::fs::read(&input.path) {
+        Ok(bytes) => hash_bytes(&bytes) == input.hash,
+        Err(_) => false,
+    }
+}
+
+/// Runs one file-system test.
+pub(crate) fn exists_test(path: &Path, kind: ExistsKind) -> bool {
+    if path.as_os_str().is_empty() {
+        return false;
+    }
+    match kind {
+        ExistsKind::Exists => path.exists() || path.symlink_metadata().is_ok(),
+        ExistsKind::IsDirectory => path.is_dir(),
+        ExistsKind::IsSymlink => path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()),
+        ExistsKind::Readable => std::fs::File::open(path).is_ok() || path.is_dir(),
+        ExistsKind::Writable => path.metadata().is_ok_and(|m| !m.permissions().readonly()),
+        ExistsKind::Executable => is_executable(path),
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+/// Whether a recorded test still gives the same answer.
+pub(crate) fn exists_unchanged(check: &ExistsCheck) -> bool {
+    exists_test(&check.path, check.kind) == check.result
+}
+
+/// Whether a recorded glob still matches the same paths.
+pub(crate) fn glob_unchanged(record: &GlobRecord) -> bool {
+    glob(&record.patterns, record.recursive, record.list_directories, record.follow_symlinks) == record.matched
+}
+
+/// Entries visited by one glob before it gives up (a runaway `GLOB_RECURSE /`).
+const GLOB_ENTRY_LIMIT: usize = 200_000;
+
+/// `file(GLOB)` / `file(GLOB_RECURSE)` over absolute patterns. Results are absolute and sorted,
+/// as CMake sorts them.
+pub(crate) fn glob(patterns: &[String], recursive: bool, list_directories: bool, follow_symlinks: bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut budget = GLOB_ENTRY_LIMIT;
+    for pattern in patterns {
+        glob_one(pattern, recursive, list_directories, follow_symlinks, &mut budget, &mut out);
+    }
+    out.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    out.dedup();
+    out
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(|b| matches!(b, b'*' | b'?' | b'['))
+}
+
+fn glob_one(
+    pattern: &str,
+    recursive: bool,
+    list_directories: bool,
+    follow_symlinks: bool,
+    budget: &mut usize,
+    out: &mut Vec<PathBuf>,
+) {
+    let pattern = pattern.replace('\\', "/");
+    let (dir_part, name_pattern) = match pattern.rfind('/') {
+        Some(i) => (&pattern[..i], &pattern[i + 1..]),
+        None => ("", pattern.as_str()),
+    };
+    let root = if pattern.starts_with('/') { PathBuf::from("/") } else { PathBuf::new() };
+    // Expand wildcards in the directory part, level by level.
+    let mut dirs = vec![root];
+    for part in dir_part.split('/').filter(|p| !p.is_empty()) {
+        let mut next = Vec::new();
+        for dir in &dirs {
+            if has_wildcard(part) {
+                let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else { continue };
+                for entry in entries.flatten() {
+                    *budget = budget.saturating_sub(1);
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if wildcard_match(part, &name) && entry.path().is_dir() {
+                        next.push(dir.join(name));
+                    }
+                }
+            } else if part != "." {
+                next.push(dir.join(part));
+            } else {
+                next.push(dir.clone());
+            }
+        }
+        dirs = next;
+        if *budget == 0 {
+            return;
+        }
+    }
+    for dir in dirs {
+        if recursive {
+            walk(&dir, name_pattern, list_directories, follow_symlinks, budget, 0, out);
+        } else if !has_wildcard(name_pattern) {
+            let path = dir.join(name_pattern);
+            if name_pattern.is_empty() {
+                if dir.is_dir() && list_directories {
+                    out.push(dir);
+                }
+            } else if path.symlink_metadata().is_ok() && (list_directories || !path.is_dir()) {
+                out.push(path);
+            }
+        } else {
+            let Ok(entries) = std::fs::read_dir(dir_or_dot(&dir)) else { continue };
+            for entry in entries.flatten() {
+                *budget = budget.saturating_sub(1);
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if wildcard_match(name_pattern, &name) {
+                    let path = entry.path();
+                    if list_directories || !path.is_dir() {
+                        out.push(dir.join(name));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn dir_or_dot(dir: &Path) -> &Path {
+    if dir.as_os_str().is_empty() { Path::new(".") } else { dir }
+}
+
+fn walk(
+    dir: &Path,
+    name_pattern: &str,
+    list_directories: bool,
+    follow_symlinks: bool,
+    budget: &mut usize,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+) {
+    if depth > 64 || *budget == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else { return };
+    let mut subdirs = Vec::new();
+    for entry in entries.flatten() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = dir.join(&name);
+        let Ok(file_type) = entry.file_type() else { continue };
+        let is_dir = if file_type.is_symlink() { follow_symlinks && path.is_dir() } else { file_type.is_dir() };
+        if is_dir {
+            if list_directories && wildcard_match(name_pattern, &name) {
+                out.push(path.clone());
+            }
+            subdirs.push(path);
+        } else if wildcard_match(name_pattern, &name) {
+            out.push(path);
+        }
+    }
+    for sub in subdirs {
+        walk(&sub, name_pattern, list_directories, follow_symlinks, budget, depth + 1, out);
+    }
+}
+
+/// Glob wildcard match of a whole name: `*`, `?`, `[...]` (`[!...]` / `[^...]` negated).
+pub(crate) fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Iterative matcher with single-star backtracking.
+    let (mut pi, mut ni) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() {
+            match p[pi] {
+                '*' => {
+                    star = Some((pi, ni));
+                    pi += 1;
+                    continue;
+                }
+                '?' => {
+                    pi += 1;
+                    ni += 1;
+                    continue;
+                }
+                '[' => {
+                    if let Some((matched, next)) = class_match(&p, pi, n[ni])
+                        && matched
+                    {
+                        pi = next;
+                        ni += 1;
+                        continue;
+                    } else if class_match(&p, pi, n[ni]).is_none() && n[ni] == '[' {
+                        pi += 1;
+                        ni += 1;
+                        continue;
+                    }
+                }
+                c if c == n[ni] => {
+                    pi += 1;
+                    ni += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, sn)) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// At `[`: whether `c` is in the class and the index after it; None if the class is unclosed.
+fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negated = matches!(p.get(i), Some('!' | '^'));
+    if negated {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() {
+        if p[i] == ']' && !first {
+            return Some((matched != negated, i + 1));
+        }
+        first = false;
+        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    None
+}

@@ -1,0 +1,1084 @@
+//! The interpreter: scopes, flow control, user-defined commands, `include()` and
+//! `add_subdirectory()`, diagnostics and input recording. Commands live in `commands/` and `idf.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use super::cmregex::RegexCache;
+use super::expand::{self, Expanded, RefKind};
+use super::fsops;
+use super::paths;
+use super::scope::{FrameKind, Found, Scopes};
+use super::syntax::{self, Call, IfNode, Node, ParseError};
+use super::types::*;
+
+/// Commands run by one evaluation before it gives up (a runaway recursion or loop).
+pub(crate) const MAX_STEPS: u64 = 1_000_000;
+/// Nesting of function/macro calls, includes and subdirectories.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Iterations of one `foreach()`.
+pub(crate) const MAX_FOREACH: usize = 100_000;
+/// Iterations of one `while()`.
+pub(crate) const MAX_WHILE: usize = 10_000;
+/// Largest string a command may build (`string(REPEAT)`, ...).
+pub(crate) const MAX_VALUE_LEN: usize = 16 << 20;
+
+/// State shared by every evaluation of an [`super::Evaluator`].
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Parsed files by content hash.
+    pub(crate) parsed: Mutex<HashMap<u64, Arc<Result<Arc<[Node]>, ParseError>>>>,
+    pub(crate) regexes: RegexCache,
+}
+
+const PARSE_CACHE_LIMIT: usize = 8192;
+
+impl Shared {
+    pub(crate) fn parse_cached(&self, hash: u64, bytes: &[u8]) -> Arc<Result<Arc<[Node]>, ParseError>> {
+        if let Ok(map) = self.parsed.lock()
+            && let Some(found) = map.get(&hash)
+        {
+            return found.clone();
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let parsed = Arc::new(syntax::parse(&text).map(Arc::from));
+        if let Ok(mut map) = self.parsed.lock() {
+            if map.len() >= PARSE_CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(hash, parsed.clone());
+        }
+        parsed
+    }
+}
+
+/// What is being evaluated.
+#[derive(Debug, Clone)]
+pub(crate) enum Mode {
+    Component { name: String, dir: PathBuf, pass: ComponentPass },
+    Project,
+}
+
+/// How a block of commands ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Normal,
+    Break,
+    Continue,
+    /// `return()`, with the variables of `return(PROPAGATE ...)`.
+    Return(Vec<String>),
+    /// Evaluation is over (fatal error, `project()` reached in a project file).
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserKind {
+    Function,
+    Macro,
+}
+
+/// A command defined with `function()` or `macro()`.
+#[derive(Debug)]
+pub(crate) struct UserCommand {
+    pub(crate) name: String,
+    pub(crate) kind: UserKind,
+    pub(crate) params: Vec<String>,
+    pub(crate) body: Arc<[Node]>,
+    pub(crate) file: Arc<Path>,
+    pub(crate) line: u32,
+}
+
+/// Everything the evaluation produces besides its inputs.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    pub(crate) registrations: Vec<ComponentRegistration>,
+    pub(crate) optional_requires: Vec<OptionalRequires>,
+    pub(crate) cmake_library: bool,
+    pub(crate) libraries: Vec<CmakeLibrary>,
+    pub(crate) prebuilt_libraries: Vec<PrebuiltLibrary>,
+    pub(crate) build_property_sets: Vec<BuildPropertySet>,
+    pub(crate) component_property_sets: Vec<ComponentPropertySet>,
+    pub(crate) subdirectories: Vec<Subdirectory>,
+    pub(crate) recorded: Vec<RecordedCommand>,
+    pub(crate) messages: Vec<CmakeMessage>,
+    pub(crate) warnings: Vec<EvalDiagnostic>,
+    pub(crate) fatal: Option<EvalDiagnostic>,
+    pub(crate) project_name: Option<String>,
+    pub(crate) includes_idf_project_cmake: bool,
+}
+
+/// Properties set with `set_property()` and friends, by (scope, object) then name.
+#[derive(Debug, Default)]
+pub(crate) struct Properties {
+    pub(crate) values: HashMap<(String, String), HashMap<String, String>>,
+}
+
+pub(crate) struct Interp<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) values: &'a InputValues,
+    pub(crate) mode: Mode,
+    pub(crate) scopes: Scopes,
+    /// Commands defined by evaluated code.
+    pub(crate) commands: HashMap<String, Rc<UserCommand>>,
+    /// Definitions taken from `command_files`: used only when no built-in command has the name.
+    pub(crate) fallback_commands: HashMap<String, Rc<UserCommand>>,
+    /// `set(ENV{...})` / `unset(ENV{...})`.
+    pub(crate) env: HashMap<String, Option<String>>,
+    /// Cache entries set by evaluated code.
+    pub(crate) cache: HashMap<String, Option<String>>,
+    /// Targets created by evaluated code.
+    pub(crate) targets: HashSet<String>,
+    /// Sources given to each of those targets (for `get_target_property(... SOURCES)`).
+    pub(crate) target_sources: HashMap<String, Vec<String>>,
+    pub(crate) properties: Properties,
+    /// Build properties set by evaluated code.
+    pub(crate) build_properties: HashMap<String, String>,
+    /// Component properties set by evaluated code: (component, property).
+    pub(crate) component_properties: HashMap<(String, String), String>,
+    pub(crate) out: Output,
+    pub(crate) inputs: EvalInputs,
+    recorded_files: HashSet<PathBuf>,
+    pub(crate) include_guards: HashSet<PathBuf>,
+    /// The file whose commands are running and the line of the current command.
+    pub(crate) file: Arc<Path>,
+    pub(crate) line: u32,
+    /// Call sites of the user commands being run (for diagnostics).
+    call_sites: Vec<(Arc<Path>, u32, String)>,
+    pub(crate) depth: usize,
+    steps: u64,
+    warned: HashSet<(PathBuf, u32, String)>,
+    /// Set once evaluation must end (fatal error, `project()` in a project file).
+    pub(crate) stopped: bool,
+}
+
+macro_rules! try_flow {
+    ($e:expr) => {
+        match $e {
+            Some(v) => v,
+            None => return Flow::Stop,
+        }
+    };
+}
+
+impl<'a> Interp<'a> {
+    pub(crate) fn new(shared: &'a Shared, values: &'a InputValues, mode: Mode, file: &Path) -> Self {
+        let mut scopes = Scopes::default();
+        scopes.push(FrameKind::Base);
+        Interp {
+            shared,
+            values,
+            mode,
+            scopes,
+            commands: HashMap::new(),
+            fallback_commands: HashMap::new(),
+            env: HashMap::new(),
+            cache: HashMap::new(),
+            targets: HashSet::new(),
+            target_sources: HashMap::new(),
+            properties: Properties::default(),
+            build_properties: HashMap::new(),
+            component_properties: HashMap::new(),
+            out: Output::default(),
+            inputs: EvalInputs::default(),
+            recorded_files: HashSet::new(),
+            include_guards: HashSet::new(),
+            file: Arc::from(file),
+            line: 0,
+            call_sites: Vec::new(),
+            depth: 0,
+            steps: 0,
+            warned: HashSet::new(),
+            stopped: false,
+        }
+    }
+
+    pub(crate) fn pass(&self) -> Option<ComponentPass> {
+        match &self.mode {
+            Mode::Component { pass, .. } => Some(*pass),
+            Mode::Project => None,
+        }
+    }
+
+    pub(crate) fn component_name(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Component { name, .. } => Some(name),
+            Mode::Project => None,
+        }
+    }
+
+    // ---------------------------------------------------------------- diagnostics
+
+    fn location_note(&self) -> String {
+        match self.call_sites.last() {
+            Some((file, line, name)) => format!(" (in `{name}()` called from {}:{line})", file.display()),
+            None => String::new(),
+        }
+    }
+
+    /// A plan warning at the current command: something was not evaluated.
+    pub(crate) fn warn(&mut self, message: impl Into<String>) {
+        let message = format!("{}{}", message.into(), self.location_note());
+        let key = (self.file.to_path_buf(), self.line, message.clone());
+        if self.warned.insert(key) {
+            self.out.warnings.push(EvalDiagnostic { file: self.file.to_path_buf(), line: self.line, message });
+        }
+    }
+
+    /// The standard warning for a command nothing knows.
+    pub(crate) fn warn_not_evaluated(&mut self, name: &str) {
+        self.warn(format!(
+            "command `{name}` is not evaluated; the plan assumes it has no effect on sources or requirements"
+        ));
+    }
+
+    /// Ends the evaluation with an error at the current command.
+    pub(crate) fn fail(&mut self, message: impl Into<String>) {
+        if self.out.fatal.is_none() {
+            let message = format!("{}{}", message.into(), self.location_note());
+            self.out.fatal = Some(EvalDiagnostic { file: self.file.to_path_buf(), line: self.line, message });
+        }
+        self.stopped = true;
+    }
+
+    /// Keeps a compile-only command with its expanded arguments.
+    pub(crate) fn record(&mut self, name: &str, args: Vec<String>) {
+        let source_dir = self.current_source_dir();
+        self.out.recorded.push(RecordedCommand {
+            name: name.to_owned(),
+            args,
+            file: self.file.to_path_buf(),
+            line: self.line,
+            source_dir,
+        });
+    }
+
+    pub(crate) fn message(&mut self, level: MessageLevel, text: String) {
+        self.out.messages.push(CmakeMessage { level, text, file: self.file.to_path_buf(), line: self.line });
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    pub(crate) fn note_input(&mut self, key: InputKey, value: Option<&str>) {
+        self.inputs.variables.entry(key).or_insert_with(|| value.map(str::to_owned));
+    }
+
+    pub(crate) fn note_exists(&mut self, path: &Path, kind: ExistsKind) -> bool {
+        let result = fsops::exists_test(path, kind);
+        if !self.inputs.exists_checks.iter().any(|c| c.path == path && c.kind == kind) {
+            self.inputs.exists_checks.push(ExistsCheck { path: path.to_path_buf(), kind, result });
+        }
+        result
+    }
+
+    pub(crate) fn note_glob(&mut self, record: GlobRecord) {
+        if !self.inputs.globs.contains(&record) {
+            self.inputs.globs.push(record);
+        }
+    }
+
+    /// Reads a file the evaluation depends on (for `file(READ)` and friends).
+    pub(crate) fn read_input_file(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match fsops::read_file(path) {
+            Ok((bytes, input)) => {
+                if self.recorded_files.insert(path.to_path_buf()) {
+                    self.inputs.files.push(input);
+                }
+                Ok(bytes)
+            }
+            Err(e) => {
+                self.note_exists(path, ExistsKind::Exists);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads and parses a CMake file (parse results are shared by content hash).
+    pub(crate) fn load(&mut self, path: &Path) -> Result<Arc<[Node]>, String> {
+        let bytes = self.read_input_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let hash = self.inputs.files.iter().rev().find(|f| f.path == path).map(|f| f.hash);
+        let hash = hash.unwrap_or_else(|| fsops::hash_bytes(&bytes));
+        let parsed = self.shared.parse_cached(hash, &bytes);
+        match &*parsed {
+            Ok(nodes) => Ok(nodes.clone()),
+            Err(e) => {
+                self.line = e.line;
+                Err(format!("syntax error: {}", e.message))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- variables
+
+    /// `${name}`.
+    pub(crate) fn var(&mut self, name: &str) -> Option<String> {
+        match self.scopes.get(name) {
+            Found::Set(v) => Some(v.to_owned()),
+            Found::Unset => None,
+            Found::Missing => self.base_variable(name),
+        }
+    }
+
+    pub(crate) fn var_or_empty(&mut self, name: &str) -> String {
+        self.var(name).unwrap_or_default()
+    }
+
+    /// A variable no scope defines: the evaluation inputs, recorded.
+    fn base_variable(&mut self, name: &str) -> Option<String> {
+        if self.pass() == Some(ComponentPass::EarlyExpansion) && name.starts_with("CONFIG_") {
+            // sdkconfig is not loaded during ESP-IDF's early expansion.
+            return self.cache.get(name).cloned().flatten();
+        }
+        let values = self.values;
+        let recorded = values.variable(name);
+        self.note_input(InputKey::Variable(name.to_owned()), recorded);
+        values
+            .variables
+            .get(name)
+            .or_else(|| values.build_properties.get(name))
+            .cloned()
+            .or_else(|| self.cache.get(name).cloned().flatten())
+            .or_else(|| values.cache.get(name).cloned())
+    }
+
+    pub(crate) fn is_defined(&mut self, name: &str) -> bool {
+        self.var(name).is_some()
+    }
+
+    pub(crate) fn set_var(&mut self, name: &str, value: impl Into<String>) {
+        self.scopes.set(name, value.into());
+    }
+
+    pub(crate) fn unset_var(&mut self, name: &str) {
+        self.scopes.unset(name);
+    }
+
+    /// `set(... PARENT_SCOPE)`; `None` unsets.
+    pub(crate) fn set_parent(&mut self, name: &str, value: Option<String>) {
+        let visible = self.var(name);
+        self.scopes.set_parent(name, value, visible);
+    }
+
+    pub(crate) fn env_var(&mut self, name: &str) -> Option<String> {
+        if let Some(v) = self.env.get(name) {
+            return v.clone();
+        }
+        let value = self.values.env.get(name).cloned();
+        self.note_input(InputKey::Env(name.to_owned()), value.as_deref());
+        value
+    }
+
+    pub(crate) fn cache_var(&mut self, name: &str) -> Option<String> {
+        if let Some(v) = self.cache.get(name) {
+            return v.clone();
+        }
+        let value = self.values.cache.get(name).cloned();
+        self.note_input(InputKey::Cache(name.to_owned()), value.as_deref());
+        value
+    }
+
+    pub(crate) fn build_property(&mut self, name: &str) -> Option<String> {
+        if let Some(v) = self.build_properties.get(name) {
+            return Some(v.clone());
+        }
+        let value = self.values.build_properties.get(name).cloned();
+        self.note_input(InputKey::BuildProperty(name.to_owned()), value.as_deref());
+        value
+    }
+
+    pub(crate) fn current_source_dir(&mut self) -> PathBuf {
+        PathBuf::from(self.var_or_empty("CMAKE_CURRENT_SOURCE_DIR"))
+    }
+
+    pub(crate) fn current_list_dir(&mut self) -> PathBuf {
+        PathBuf::from(self.var_or_empty("CMAKE_CURRENT_LIST_DIR"))
+    }
+
+    pub(crate) fn current_binary_dir(&mut self) -> PathBuf {
+        PathBuf::from(self.var_or_empty("CMAKE_CURRENT_BINARY_DIR"))
+    }
+
+    // ---------------------------------------------------------------- expansion
+
+    fn resolve(&mut self, kind: RefKind, name: &str) -> Option<String> {
+        match kind {
+            RefKind::Normal => self.var(name),
+            RefKind::Env => self.env_var(name),
+            RefKind::Cache => self.cache_var(name),
+        }
+    }
+
+    /// The arguments a command receives, with their quoting. None: a CMake error, already
+    /// reported (evaluation stops).
+    pub(crate) fn expand_args_quoted(&mut self, call: &Call) -> Option<Vec<Expanded>> {
+        let mut out = Vec::with_capacity(call.args.len());
+        let line = call.line;
+        for arg in &call.args {
+            let result = expand::expand_arg(arg, line, &mut |kind, name| self.resolve(kind, name), &mut out);
+            if let Err(e) = result {
+                self.fail(format!("{} in the arguments of `{}()`", e, call.name));
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    pub(crate) fn expand_args(&mut self, call: &Call) -> Option<Vec<String>> {
+        if call.args.iter().all(|a| a.is_literal()) {
+            return Some(call.args.iter().map(|a| a.text.clone()).collect());
+        }
+        self.expand_args_quoted(call).map(|v| v.into_iter().map(|e| e.value).collect())
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /// Runs a whole file in the current scope: the entry point for the evaluated file.
+    pub(crate) fn run_top_file(&mut self, path: &Path) {
+        let nodes = match self.load(path) {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                if self.line == 0 {
+                    self.line = 1;
+                }
+                self.fail(e);
+                return;
+            }
+        };
+        self.scopes.push(FrameKind::Directory);
+        let flow = self.run_block(&nodes);
+        if let Flow::Break | Flow::Continue = flow {
+            self.warn("`break()` or `continue()` outside of a loop");
+        }
+    }
+
+    pub(crate) fn run_block(&mut self, nodes: &[Node]) -> Flow {
+        for node in nodes {
+            if self.stopped {
+                return Flow::Stop;
+            }
+            let flow = match node {
+                Node::Command(call) => self.run_call(call),
+                Node::If(node) => self.run_if(node),
+                Node::Foreach { head, body } => self.run_foreach(head, body),
+                Node::While { head, body } => self.run_while(head, body),
+                Node::Function { head, body } => self.define(head, body, UserKind::Function),
+                Node::Macro { head, body } => self.define(head, body, UserKind::Macro),
+                Node::Block { head, body } => self.run_scoped_block(head, body),
+            };
+            if flow != Flow::Normal {
+                return flow;
+            }
+        }
+        if self.stopped { Flow::Stop } else { Flow::Normal }
+    }
+
+    fn step(&mut self) -> bool {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            self.fail(format!(
+                "evaluation stopped after {MAX_STEPS} commands (endless recursion or loop?)"
+            ));
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn run_call(&mut self, call: &Call) -> Flow {
+        self.line = call.line;
+        if !self.step() {
+            return Flow::Stop;
+        }
+        if let Some(command) = self.commands.get(&call.name).cloned() {
+            return self.invoke(&command, call);
+        }
+        if let Some(flow) = self.run_builtin(call) {
+            return flow;
+        }
+        if let Some(command) = self.fallback_commands.get(&call.name).cloned() {
+            return self.invoke(&command, call);
+        }
+        // Still expand the arguments: a malformed reference is an error whatever the command.
+        let _ = try_flow!(self.expand_args(call));
+        self.warn_not_evaluated(&call.name);
+        Flow::Normal
+    }
+
+    fn run_if(&mut self, node: &IfNode) -> Flow {
+        for (head, body) in &node.branches {
+            self.line = head.line;
+            if !self.step() {
+                return Flow::Stop;
+            }
+            match self.condition(head) {
+                Some(true) => return self.run_block(body),
+                Some(false) => {}
+                None => return Flow::Stop,
+            }
+        }
+        match &node.otherwise {
+            Some(body) => self.run_block(body),
+            None => Flow::Normal,
+        }
+    }
+
+    /// Evaluates the condition of an `if`/`elseif`/`while`. None: a CMake error (reported).
+    pub(crate) fn condition(&mut self, head: &Call) -> Option<bool> {
+        let args = self.expand_args_quoted(head)?;
+        let shown: Vec<String> = args.iter().map(|a| a.value.clone()).collect();
+        match self.eval_condition(args) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.fail(format!("`{}()` given arguments \"{}\": {e}", head.name, shown.join("\" \"")));
+                None
+            }
+        }
+    }
+
+    fn run_foreach(&mut self, head: &Call, body: &[Node]) -> Flow {
+        self.line = head.line;
+        let args = try_flow!(self.expand_args(head));
+        let Some((vars, iterations)) = self.foreach_items(&args) else { return Flow::Stop };
+        let saved: Vec<(String, Option<String>)> = vars.iter().map(|v| (v.clone(), self.var(v))).collect();
+        let mut flow = Flow::Normal;
+        for (count, values) in iterations.into_iter().enumerate() {
+            if count >= MAX_FOREACH {
+                self.line = head.line;
+                self.warn(format!("foreach() stopped after {MAX_FOREACH} iterations"));
+                break;
+            }
+            for (var, value) in vars.iter().zip(values) {
+                self.set_var(var, value);
+            }
+            match self.run_block(body) {
+                Flow::Normal | Flow::Continue => {}
+                Flow::Break => break,
+                other => {
+                    flow = other;
+                    break;
+                }
+            }
+        }
+        // The loop variables are scoped to the loop (CMP0124).
+        for (var, old) in saved {
+            match old {
+                Some(v) => self.set_var(&var, v),
+                None => self.unset_var(&var),
+            }
+        }
+        flow
+    }
+
+    /// The loop variables and the values of each iteration. None: error reported.
+    fn foreach_items(&mut self, args: &[String]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+        if args.is_empty() {
+            self.fail("foreach() called with incorrect number of arguments");
+            return None;
+        }
+        if args.len() >= 2 && args[1] == "RANGE" {
+            let numbers: Vec<i64> = args[2..].iter().map(|a| super::commands::atoi(a)).collect();
+            let (start, stop, step) = match numbers.as_slice() {
+                [stop] => (0, *stop, 1),
+                [start, stop] => (*start, *stop, 1),
+                [start, stop, step] => (*start, *stop, *step),
+                _ => {
+                    self.fail("foreach(RANGE) called with incorrect number of arguments");
+                    return None;
+                }
+            };
+            if (start > stop && step > 0) || (start < stop && step < 0) || step == 0 {
+                self.fail(format!(
+                    "foreach() called with incorrect range specification: start {start}, stop {stop}, step {step}"
+                ));
+                return None;
+            }
+            let mut items = Vec::new();
+            let mut i = start;
+            while ((step > 0 && i <= stop) || (step < 0 && i >= stop)) && items.len() <= MAX_FOREACH {
+                items.push(vec![i.to_string()]);
+                i = match i.checked_add(step) {
+                    Some(n) => n,
+                    None => break,
+                };
+            }
+            return Some((vec![args[0].clone()], items));
+        }
+        let Some(in_pos) = args.iter().position(|a| a == "IN") else {
+            return Some((vec![args[0].clone()], args[1..].iter().map(|a| vec![a.clone()]).collect()));
+        };
+        let vars: Vec<String> = args[..in_pos].to_vec();
+        if vars.is_empty() {
+            self.fail("foreach() called without a loop variable");
+            return None;
+        }
+        let mut items: Vec<String> = Vec::new();
+        let mut zip: Vec<Vec<String>> = Vec::new();
+        let mut mode = "";
+        let mut zip_mode = false;
+        for arg in &args[in_pos + 1..] {
+            match (arg.as_str(), mode) {
+                ("LISTS", m) if m != "ITEMS" => mode = "LISTS",
+                ("ITEMS", _) => mode = "ITEMS",
+                ("ZIP_LISTS", "") => {
+                    mode = "ZIP_LISTS";
+                    zip_mode = true;
+                }
+                (name, "LISTS") => {
+                    let value = self.var_or_empty(name);
+                    items.extend(expand::list_items_nonempty(&value));
+                }
+                (name, "ZIP_LISTS") => {
+                    let value = self.var_or_empty(name);
+                    zip.push(expand::list_items(&value));
+                }
+                (item, "ITEMS") => items.push(item.to_owned()),
+                (other, _) => {
+                    self.fail(format!("foreach(IN ...) given unexpected argument `{other}`"));
+                    return None;
+                }
+            }
+        }
+        if zip_mode {
+            let rows = zip.iter().map(Vec::len).max().unwrap_or(0);
+            let loop_vars: Vec<String> = if vars.len() == 1 {
+                (0..zip.len()).map(|i| format!("{}_{i}", vars[0])).collect()
+            } else if vars.len() == zip.len() {
+                vars.clone()
+            } else {
+                self.fail("foreach(... IN ZIP_LISTS) expects one loop variable or one per list");
+                return None;
+            };
+            let iterations = (0..rows)
+                .map(|r| zip.iter().map(|l| l.get(r).cloned().unwrap_or_default()).collect())
+                .collect();
+            return Some((loop_vars, iterations));
+        }
+        if vars.len() != 1 {
+            self.fail("foreach() with several loop variables needs IN ZIP_LISTS");
+            return None;
+        }
+        Some((vars, items.into_iter().map(|i| vec![i]).collect()))
+    }
+
+    fn run_while(&mut self, head: &Call, body: &[Node]) -> Flow {
+        let mut iterations = 0usize;
+        loop {
+            self.line = head.line;
+            if !self.step() {
+                return Flow::Stop;
+            }
+            match self.condition(head) {
+                Some(true) => {}
+                Some(false) => return Flow::Normal,
+                None => return Flow::Stop,
+            }
+            iterations += 1;
+            if iterations > MAX_WHILE {
+                self.warn(format!(
+                    "while() stopped after {MAX_WHILE} iterations; the plan uses the state at that point"
+                ));
+                return Flow::Normal;
+            }
+            match self.run_block(body) {
+                Flow::Normal | Flow::Continue => {}
+                Flow::Break => return Flow::Normal,
+                other => return other,
+            }
+        }
+    }
+
+    fn run_scoped_block(&mut self, head: &Call, body: &[Node]) -> Flow {
+        self.line = head.line;
+        let args = try_flow!(self.expand_args(head));
+        let mut variables_scope = true;
+        let mut propagate = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            match args[i].as_str() {
+                "SCOPE_FOR" => {
+                    variables_scope = false;
+                    i += 1;
+                    while i < args.len() && matches!(args[i].as_str(), "POLICIES" | "VARIABLES") {
+                        if args[i] == "VARIABLES" {
+                            variables_scope = true;
+                        }
+                        i += 1;
+                    }
+                    continue;
+                }
+                "PROPAGATE" => {
+                    propagate.extend(args[i + 1..].iter().cloned());
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if !variables_scope {
+            return self.run_block(body);
+        }
+        self.scopes.push(FrameKind::Block);
+        let flow = self.run_block(body);
+        let mut extra = Vec::new();
+        if let Flow::Return(vars) = &flow {
+            extra.extend(vars.iter().cloned());
+        }
+        for name in propagate.iter().chain(extra.iter()) {
+            let value = self.var(name);
+            self.set_parent(name, value);
+        }
+        self.scopes.pop();
+        flow
+    }
+
+    fn define(&mut self, head: &Call, body: &Arc<[Node]>, kind: UserKind) -> Flow {
+        self.line = head.line;
+        let args = try_flow!(self.expand_args(head));
+        let Some(name) = args.first() else {
+            self.fail(format!("`{}()` called without a name", head.name));
+            return Flow::Stop;
+        };
+        let command = UserCommand {
+            name: name.to_ascii_lowercase(),
+            kind,
+            params: args[1..].to_vec(),
+            body: body.clone(),
+            file: self.file.clone(),
+            line: head.line,
+        };
+        self.commands.insert(command.name.clone(), Rc::new(command));
+        Flow::Normal
+    }
+
+    /// Runs a function or macro.
+    pub(crate) fn invoke(&mut self, command: &Rc<UserCommand>, call: &Call) -> Flow {
+        let args = try_flow!(self.expand_args(call));
+        if args.len() < command.params.len() {
+            self.fail(format!(
+                "`{}()` invoked with incorrect arguments: it needs {} and got {}",
+                command.name,
+                command.params.len(),
+                args.len()
+            ));
+            return Flow::Stop;
+        }
+        if self.depth >= MAX_DEPTH {
+            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded calling `{}()`", command.name));
+            return Flow::Stop;
+        }
+        self.depth += 1;
+        self.call_sites.push((self.file.clone(), call.line, command.name.clone()));
+        let saved_file = std::mem::replace(&mut self.file, command.file.clone());
+        let saved_line = self.line;
+        let flow = match command.kind {
+            UserKind::Function => self.run_function(command, &args),
+            UserKind::Macro => self.run_macro(command, &args),
+        };
+        self.file = saved_file;
+        self.line = saved_line;
+        self.call_sites.pop();
+        self.depth -= 1;
+        flow
+    }
+
+    fn run_function(&mut self, command: &UserCommand, args: &[String]) -> Flow {
+        self.scopes.push(FrameKind::Function);
+        self.set_var("ARGC", args.len().to_string());
+        self.set_var("ARGV", expand::join_list(args));
+        self.set_var("ARGN", expand::join_list(&args[command.params.len()..]));
+        for (i, arg) in args.iter().enumerate() {
+            self.set_var(&format!("ARGV{i}"), arg.clone());
+        }
+        for (param, arg) in command.params.iter().zip(args) {
+            self.set_var(param, arg.clone());
+        }
+        self.set_var("CMAKE_CURRENT_FUNCTION", command.name.clone());
+        self.set_var("CMAKE_CURRENT_FUNCTION_LIST_FILE", paths::to_cmake(&command.file));
+        let dir = command.file.parent().map(paths::to_cmake).unwrap_or_default();
+        self.set_var("CMAKE_CURRENT_FUNCTION_LIST_DIR", dir);
+        self.set_var("CMAKE_CURRENT_FUNCTION_LIST_LINE", command.line.to_string());
+        let flow = self.run_block(&command.body);
+        let flow = match flow {
+            Flow::Return(vars) => {
+                for name in vars {
+                    let value = self.var(&name);
+                    self.set_parent(&name, value);
+                }
+                Flow::Normal
+            }
+            Flow::Break | Flow::Continue => {
+                self.warn("`break()` or `continue()` outside of a loop");
+                Flow::Normal
+            }
+            other => other,
+        };
+        self.scopes.pop();
+        flow
+    }
+
+    fn run_macro(&mut self, command: &UserCommand, args: &[String]) -> Flow {
+        // Macro parameters are not variables: they are replaced in the text of the body.
+        let mut replacements: Vec<(String, String)> = Vec::new();
+        for (param, arg) in command.params.iter().zip(args) {
+            replacements.push((format!("${{{param}}}"), arg.clone()));
+        }
+        replacements.push(("${ARGC}".into(), args.len().to_string()));
+        replacements.push(("${ARGN}".into(), expand::join_list(&args[command.params.len()..])));
+        replacements.push(("${ARGV}".into(), expand::join_list(args)));
+        for (i, arg) in args.iter().enumerate() {
+            replacements.push((format!("${{ARGV{i}}}"), arg.clone()));
+        }
+        let substitute = |text: &str| {
+            if !text.contains("${") {
+                return text.to_owned();
+            }
+            let mut out = text.to_owned();
+            for (from, to) in &replacements {
+                if out.contains(from.as_str()) {
+                    out = out.replace(from.as_str(), to);
+                }
+            }
+            out
+        };
+        let body: Vec<Node> = command.body.iter().map(|n| n.map_args(&substitute)).collect();
+        self.run_block(&body)
+    }
+
+    /// `include()`.
+    pub(crate) fn include(&mut self, args: Vec<String>) -> Flow {
+        let Some(target) = args.first().cloned() else {
+            self.fail("include() called with wrong number of arguments");
+            return Flow::Stop;
+        };
+        let mut optional = false;
+        let mut result_var = None;
+        let mut i = 1;
+        while i < args.len() {
+            match args[i].as_str() {
+                "OPTIONAL" => optional = true,
+                "RESULT_VARIABLE" => {
+                    result_var = args.get(i + 1).cloned();
+                    i += 1;
+                }
+                "NO_POLICY_SCOPE" => {}
+                other => {
+                    self.fail(format!("include() given unknown argument `{other}`"));
+                    return Flow::Stop;
+                }
+            }
+            i += 1;
+        }
+        let normalized = target.replace('\\', "/");
+        if normalized.ends_with("tools/cmake/project.cmake") || normalized.ends_with("tools/cmake/idf.cmake") {
+            // ESP-IDF's own build system: the planner models it, it is not evaluated.
+            if normalized.ends_with("project.cmake") {
+                self.out.includes_idf_project_cmake = true;
+            }
+            self.record("include", args);
+            if let Some(var) = result_var {
+                self.set_var(&var, target);
+            }
+            return Flow::Normal;
+        }
+        let Some(path) = self.resolve_include(&target) else {
+            if optional {
+                if let Some(var) = result_var {
+                    self.set_var(&var, "NOTFOUND");
+                }
+            } else {
+                self.warn(format!("CMake module `{target}` is not evaluated (not found in CMAKE_MODULE_PATH)"));
+                if let Some(var) = result_var {
+                    self.set_var(&var, "NOTFOUND");
+                }
+            }
+            return Flow::Normal;
+        };
+        if !self.note_exists(&path, ExistsKind::Exists) || path.is_dir() {
+            if optional {
+                if let Some(var) = result_var {
+                    self.set_var(&var, "NOTFOUND");
+                }
+                return Flow::Normal;
+            }
+            self.fail(format!("include could not find requested file: {target}"));
+            return Flow::Stop;
+        }
+        if let Some(var) = result_var {
+            self.set_var(&var, paths::to_cmake(&path));
+        }
+        self.run_included(&path)
+    }
+
+    /// Where `include(target)` reads from: a path (relative ones against
+    /// `CMAKE_CURRENT_SOURCE_DIR`), or a module searched in `CMAKE_MODULE_PATH`. None: a module
+    /// not found there (a CMake-shipped module, not evaluated).
+    fn resolve_include(&mut self, target: &str) -> Option<PathBuf> {
+        let is_module = !target.contains('/') && !target.contains('\\') && !target.ends_with(".cmake");
+        if is_module && !paths::is_full_path(target) {
+            let module_path = self.var_or_empty("CMAKE_MODULE_PATH");
+            for dir in expand::list_items_nonempty(&module_path) {
+                let candidate = PathBuf::from(dir).join(format!("{target}.cmake"));
+                if self.note_exists(&candidate, ExistsKind::Exists) {
+                    return Some(candidate);
+                }
+            }
+            return None;
+        }
+        let base = self.current_source_dir();
+        Some(paths::absolute(Path::new(target), &base))
+    }
+
+    /// Runs an included file in the current scope.
+    pub(crate) fn run_included(&mut self, path: &Path) -> Flow {
+        if self.depth >= MAX_DEPTH {
+            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded including {}", path.display()));
+            return Flow::Stop;
+        }
+        let nodes = match self.load(path) {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                let line = self.line;
+                let saved = std::mem::replace(&mut self.file, Arc::from(path));
+                self.fail(e);
+                self.file = saved;
+                self.line = line;
+                return Flow::Stop;
+            }
+        };
+        self.depth += 1;
+        let old_file = self.var("CMAKE_CURRENT_LIST_FILE");
+        let old_dir = self.var("CMAKE_CURRENT_LIST_DIR");
+        let old_parent = self.var("CMAKE_PARENT_LIST_FILE");
+        if let Some(f) = &old_file {
+            self.set_var("CMAKE_PARENT_LIST_FILE", f.clone());
+        }
+        self.set_var("CMAKE_CURRENT_LIST_FILE", paths::to_cmake(path));
+        self.set_var("CMAKE_CURRENT_LIST_DIR", path.parent().map(paths::to_cmake).unwrap_or_default());
+        let saved_file = std::mem::replace(&mut self.file, Arc::from(path));
+        let saved_line = self.line;
+        let flow = self.run_block(&nodes);
+        self.file = saved_file;
+        self.line = saved_line;
+        for (name, old) in
+            [("CMAKE_CURRENT_LIST_FILE", old_file), ("CMAKE_CURRENT_LIST_DIR", old_dir), ("CMAKE_PARENT_LIST_FILE", old_parent)]
+        {
+            match old {
+                Some(v) => self.set_var(name, v),
+                None => self.unset_var(name),
+            }
+        }
+        self.depth -= 1;
+        match flow {
+            // return() in an included file returns to the includer.
+            Flow::Return(_) | Flow::Normal => Flow::Normal,
+            Flow::Break | Flow::Continue => {
+                self.warn("`break()` or `continue()` outside of a loop");
+                Flow::Normal
+            }
+            Flow::Stop => Flow::Stop,
+        }
+    }
+
+    /// `add_subdirectory()`: the subdirectory's CMakeLists.txt in a new directory scope.
+    pub(crate) fn add_subdirectory(&mut self, args: Vec<String>) -> Flow {
+        let Some(source) = args.first().cloned() else {
+            self.fail("add_subdirectory() called with incorrect number of arguments");
+            return Flow::Stop;
+        };
+        let current_source = self.current_source_dir();
+        let current_binary = self.current_binary_dir();
+        let source_dir = paths::absolute(Path::new(&source), &current_source);
+        let list_file = source_dir.join("CMakeLists.txt");
+        if !self.note_exists(&list_file, ExistsKind::Exists) {
+            self.fail(format!(
+                "add_subdirectory() given source \"{source}\" which is not an existing directory with a CMakeLists.txt"
+            ));
+            return Flow::Stop;
+        }
+        let binary_arg = args[1..].iter().find(|a| !matches!(a.as_str(), "EXCLUDE_FROM_ALL" | "SYSTEM"));
+        let binary_dir = match binary_arg {
+            Some(b) => paths::absolute(Path::new(b), &current_binary),
+            None => match source_dir.strip_prefix(&current_source) {
+                Ok(rel) => current_binary.join(rel),
+                Err(_) => current_binary.join(source_dir.file_name().unwrap_or_default()),
+            },
+        };
+        if self.depth >= MAX_DEPTH {
+            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded adding {}", source_dir.display()));
+            return Flow::Stop;
+        }
+        let nodes = match self.load(&list_file) {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                self.file = Arc::from(list_file.as_path());
+                self.fail(e);
+                return Flow::Stop;
+            }
+        };
+        self.out.subdirectories.push(Subdirectory {
+            source_dir: source_dir.clone(),
+            file: self.file.to_path_buf(),
+            line: self.line,
+        });
+        self.depth += 1;
+        self.scopes.push(FrameKind::Directory);
+        self.set_var("CMAKE_CURRENT_SOURCE_DIR", paths::to_cmake(&source_dir));
+        self.set_var("CMAKE_CURRENT_BINARY_DIR", paths::to_cmake(&binary_dir));
+        self.set_var("CMAKE_CURRENT_LIST_DIR", paths::to_cmake(&source_dir));
+        self.set_var("CMAKE_CURRENT_LIST_FILE", paths::to_cmake(&list_file));
+        let saved_file = std::mem::replace(&mut self.file, Arc::from(list_file.as_path()));
+        let saved_line = self.line;
+        let flow = self.run_block(&nodes);
+        if let Flow::Return(vars) = &flow {
+            for name in vars.clone() {
+                let value = self.var(&name);
+                self.set_parent(&name, value);
+            }
+        }
+        self.file = saved_file;
+        self.line = saved_line;
+        self.scopes.pop();
+        self.depth -= 1;
+        if flow == Flow::Stop { Flow::Stop } else { Flow::Normal }
+    }
+
+    /// Takes the top-level function and macro definitions of `path` without running anything.
+    pub(crate) fn harvest_definitions(&mut self, path: &Path) {
+        let nodes = match self.load(path) {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                let saved = std::mem::replace(&mut self.file, Arc::from(path));
+                self.warn(format!("command definitions not read: {e}"));
+                self.file = saved;
+                return;
+            }
+        };
+        let file: Arc<Path> = Arc::from(path);
+        for node in nodes.iter() {
+            let (head, body, kind) = match node {
+                Node::Function { head, body } => (head, body, UserKind::Function),
+                Node::Macro { head, body } => (head, body, UserKind::Macro),
+                _ => continue,
+            };
+            // Definitions are taken literally: a name made of variables cannot be known here.
+            let Some(name) = head.args.first().filter(|a| a.is_literal()) else { continue };
+            let command = UserCommand {
+                name: name.text.to_ascii_lowercase(),
+                kind,
+                params: head.args[1..].iter().map(|a| a.text.clone()).collect(),
+                body: body.clone(),
+                file: file.clone(),
+                line: head.line,
+            };
+            self.fallback_commands.insert(command.name.clone(), Rc::new(command));
+        }
+    }
+
+    /// Whether `name` is a command (for `if(COMMAND)`).
+    pub(crate) fn command_exists(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        self.commands.contains_key(&lower)
+            || self.fallback_commands.contains_key(&lower)
+            || super::commands::is_builtin(&lower)
+    }
+}
