@@ -1,0 +1,263 @@
+//! The JSON-RPC path: `build.status` round trips over the daemon's socket, one client and many.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use espctl_protocol::{TaskInfo, TaskStatus};
+use jsonrpsee::core::client::{Client, ClientT};
+
+use crate::echo::{self, EchoClient, EchoServer};
+use crate::harness::{Ctx, Figure, Goal, Outcome, Scenario, Unit};
+use crate::rpc::{task_params, ws_client};
+use crate::stats::{Samples, nanos};
+
+pub const STATUS_ROUNDTRIP: Scenario = Scenario {
+    name: "status-roundtrip",
+    area: "rpc",
+    measures: "build.status round trip on one persistent WebSocket client, sequential calls after a \
+               warm-up: p50 and p99",
+    baseline: "raw Unix-socket echo (blocking threads), same request and response sizes, same count",
+    goal: "p99 <= 200 µs",
+    run: status_roundtrip,
+};
+
+pub const CONCURRENT_64: Scenario = Scenario {
+    name: "concurrent-64",
+    area: "rpc",
+    measures: "64 WebSocket clients x 1,000 build.status calls each, all at once: per-call p50/p99 and \
+               total throughput",
+    baseline: "raw Unix-socket echo with 64 concurrent clients, same sizes and counts",
+    goal: "p99 <= 2 ms",
+    run: concurrent_64,
+};
+
+/// Clients of `concurrent-64` (and of the load `daemon-idle-rss` applies).
+pub const CONCURRENT_CLIENTS: usize = 64;
+
+/// Interleaved blocks: the RPC and the echo samples are taken in turns, so a burst of background load
+/// hits both alike.
+const BLOCKS: usize = 10;
+
+/// The sizes of a `build.status` request and response on the wire (JSON text, without WebSocket
+/// framing), for the echo baseline.
+fn wire_sizes(task_id: &str, info: &serde_json::Value) -> (usize, usize) {
+    let request = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1000, "method": "build.status", "params": {"task_id": task_id}
+    });
+    let response = serde_json::json!({"jsonrpc": "2.0", "id": 1000, "result": info});
+    (request.to_string().len(), response.to_string().len())
+}
+
+/// One `build.status` call, checked once for the task's presence and answer.
+async fn status(client: &Client, task_id: &str) -> anyhow::Result<TaskInfo> {
+    Ok(client
+        .request::<TaskInfo, _>("build.status", task_params(task_id))
+        .await?)
+}
+
+/// Asks once, checks the answer, and returns the wire sizes of the exchange.
+async fn probe(client: &Client, task_id: &str) -> anyhow::Result<(usize, usize)> {
+    let info: serde_json::Value = client
+        .request("build.status", task_params(task_id))
+        .await
+        .context("build.status")?;
+    if info["status"] != "succeeded" {
+        bail!("the seed task is {} instead of succeeded", info["status"]);
+    }
+    Ok(wire_sizes(task_id, &info))
+}
+
+fn status_roundtrip(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
+    let n = ctx.iters(10_000, 1_000);
+    let warmup = ctx.iters(1_000, 100);
+    let warm = ctx.warm()?;
+    let socket = warm.daemon.socket().to_path_buf();
+    let task_id = warm.task_id.clone();
+
+    // The CLI's shape: a current-thread runtime, the client's I/O task on the same thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (ours, base, sizes) = rt.block_on(async {
+        let client = ws_client(&socket).await?;
+        let (req_len, resp_len) = probe(&client, &task_id).await?;
+        let server = EchoServer::start(resp_len)?;
+        let mut echo_client = EchoClient::connect(server.path(), req_len)?;
+        for _ in 0..warmup {
+            let info = status(&client, &task_id).await?;
+            if info.status != TaskStatus::Succeeded {
+                bail!("build.status answered {} for the seed task", info.status);
+            }
+            echo_client.round_trip()?;
+        }
+        let mut ours = Vec::with_capacity(n);
+        let mut base = Vec::with_capacity(n);
+        let per_block = n.div_ceil(BLOCKS);
+        while ours.len() < n {
+            let count = per_block.min(n - ours.len());
+            for _ in 0..count {
+                let start = Instant::now();
+                status(&client, &task_id).await?;
+                ours.push(nanos(start.elapsed()));
+            }
+            base.extend(echo_client.timed(count)?);
+        }
+        anyhow::Ok((ours, base, (req_len, resp_len)))
+    })?;
+    let ours = Samples::from_nanos(ours);
+    let base = Samples::from_nanos(base);
+    Ok(Outcome::default()
+        .figure(Figure::time(
+            "p50",
+            Unit::Micros,
+            ours.median(),
+            Some(base.median()),
+        ))
+        .figure(
+            Figure::time(
+                "p99",
+                Unit::Micros,
+                ours.percentile(99.0),
+                Some(base.percentile(99.0)),
+            )
+            .goal(Goal::AtMost(200.0)),
+        )
+        .detail("calls", n)
+        .detail("warmup_calls", warmup)
+        .detail("request_bytes", sizes.0)
+        .detail("response_bytes", sizes.1)
+        .detail("ours", ours.summary_json())
+        .detail("baseline", base.summary_json()))
+}
+
+/// The result of a concurrent `build.status` load.
+pub struct LoadResult {
+    pub samples: Vec<u64>,
+    pub wall: Duration,
+}
+
+impl LoadResult {
+    pub fn throughput(&self) -> f64 {
+        self.samples.len() as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// `clients` WebSocket clients calling `build.status` on `task_id` `per_client` times each, all
+/// released together after `warmup` untimed calls each. Runs on `rt`.
+pub fn concurrent_status_load(
+    rt: &tokio::runtime::Runtime,
+    socket: &Path,
+    task_id: &str,
+    clients: usize,
+    per_client: usize,
+    warmup: usize,
+) -> anyhow::Result<LoadResult> {
+    rt.block_on(async {
+        let task_id: Arc<str> = task_id.into();
+        let gate = Arc::new(tokio::sync::Barrier::new(clients + 1));
+        let mut tasks = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let client = ws_client(socket).await?;
+            let gate = gate.clone();
+            let task_id = task_id.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut warm = Ok(());
+                for _ in 0..warmup {
+                    if let Err(e) = status(&client, &task_id).await {
+                        warm = Err(e);
+                        break;
+                    }
+                }
+                gate.wait().await;
+                warm?;
+                let mut samples = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let start = Instant::now();
+                    status(&client, &task_id).await?;
+                    samples.push(nanos(start.elapsed()));
+                }
+                anyhow::Ok(samples)
+            }));
+        }
+        gate.wait().await;
+        let start = Instant::now();
+        let mut samples = Vec::with_capacity(clients * per_client);
+        for t in tasks {
+            samples.extend(t.await.context("a client task panicked")??);
+        }
+        Ok(LoadResult {
+            samples,
+            wall: start.elapsed(),
+        })
+    })
+}
+
+fn concurrent_64(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
+    let per_client = ctx.iters(1_000, 50);
+    let warmup = ctx.iters(20, 5);
+    let warm = ctx.warm()?;
+    let socket = warm.daemon.socket().to_path_buf();
+    let task_id = warm.task_id.clone();
+
+    let (req_len, resp_len) = ctx.rt.block_on(async {
+        let client = ws_client(&socket).await?;
+        probe(&client, &task_id).await
+    })?;
+    let ours = concurrent_status_load(
+        &ctx.rt,
+        &socket,
+        &task_id,
+        CONCURRENT_CLIENTS,
+        per_client,
+        warmup,
+    )?;
+    let server = EchoServer::start(resp_len)?;
+    let (base_samples, base_wall) = echo::concurrent(
+        server.path(),
+        req_len,
+        CONCURRENT_CLIENTS,
+        per_client,
+        warmup,
+    )?;
+    drop(server);
+    let base = LoadResult {
+        samples: base_samples,
+        wall: base_wall,
+    };
+    let (ours_tp, base_tp) = (ours.throughput(), base.throughput());
+    let ours_s = Samples::from_nanos(ours.samples);
+    let base_s = Samples::from_nanos(base.samples);
+    Ok(Outcome::default()
+        .figure(Figure::time(
+            "p50",
+            Unit::Micros,
+            ours_s.median(),
+            Some(base_s.median()),
+        ))
+        .figure(
+            Figure::time(
+                "p99",
+                Unit::Micros,
+                ours_s.percentile(99.0),
+                Some(base_s.percentile(99.0)),
+            )
+            .goal(Goal::AtMost(2_000.0)),
+        )
+        .figure(Figure::new(
+            "throughput",
+            Unit::PerSec,
+            ours_tp,
+            Some(base_tp),
+        ))
+        .detail("clients", CONCURRENT_CLIENTS)
+        .detail("calls_per_client", per_client)
+        .detail("warmup_calls_per_client", warmup)
+        .detail("request_bytes", req_len)
+        .detail("response_bytes", resp_len)
+        .detail("ours_wall_ms", ours.wall.as_secs_f64() * 1e3)
+        .detail("baseline_wall_ms", base.wall.as_secs_f64() * 1e3)
+        .detail("ours", ours_s.summary_json())
+        .detail("baseline", base_s.summary_json()))
+}
