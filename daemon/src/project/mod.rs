@@ -2,6 +2,7 @@
 pub mod clean;
 pub mod cmake;
 pub mod components;
+pub mod config;
 pub mod idf;
 pub mod make;
 pub mod detect;

@@ -1,0 +1,1 @@
+//! `.espctl.toml`
