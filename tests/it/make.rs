@@ -154,12 +154,27 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
     let plan = make::plan(&detected, &inputs);
     let clean_unbuilt = make::clean_plan(&detected, &inputs, CleanScope::Clean);
     let full_unbuilt = make::clean_plan(&detected, &inputs, CleanScope::Fullclean);
-    assert_eq!(snapshot(&root), tree_before, "(c) planning wrote into the project");
-    assert_eq!(snapshot(&p.idf), idf_before, "(c) planning wrote into the IDF");
-    assert!(!build_dir.exists(), "(c) planning created the build directory");
+    assert_eq!(
+        snapshot(&root),
+        tree_before,
+        "(c) planning wrote into the project"
+    );
+    assert_eq!(
+        snapshot(&p.idf),
+        idf_before,
+        "(c) planning wrote into the IDF"
+    );
+    assert!(
+        !build_dir.exists(),
+        "(c) planning created the build directory"
+    );
     assert_eq!(clean_unbuilt.total_files, 0);
     assert_eq!(full_unbuilt.total_files, 0);
-    assert_eq!(plan.warnings, Vec::<String>::new(), "fixture plans have no warnings");
+    assert_eq!(
+        plan.warnings,
+        Vec::<String>::new(),
+        "fixture plans have no warnings"
+    );
 
     // Build with exactly the planned step.
     assert_eq!(plan.pipeline.len(), 1);
@@ -180,11 +195,23 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
     let predicted: BTreeSet<PathBuf> = plan
         .components
         .iter()
-        .flat_map(|c| c.objs.iter().chain(&c.embed_objs).map(|o| c.build_dir.join(o)))
+        .flat_map(|c| {
+            c.objs
+                .iter()
+                .chain(&c.embed_objs)
+                .map(|o| c.build_dir.join(o))
+        })
         .collect();
-    assert_eq!(predicted, built_objs, "(a) predicted objects vs the real build");
+    assert_eq!(
+        predicted, built_objs,
+        "(a) predicted objects vs the real build"
+    );
     for a in &plan.expected_artifacts {
-        assert!(a.is_file(), "expected artifact {} was not built", a.display());
+        assert!(
+            a.is_file(),
+            "expected artifact {} was not built",
+            a.display()
+        );
     }
     let built_component_dirs: BTreeSet<String> = std::fs::read_dir(build_dir)
         .expect("build dir")
@@ -194,16 +221,27 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
         .filter(|n| n != "include")
         .collect();
     let planned_names: BTreeSet<String> = plan.components.iter().map(|c| c.name.clone()).collect();
-    assert_eq!(built_component_dirs, planned_names, "component build directories");
+    assert_eq!(
+        built_component_dirs, planned_names,
+        "component build directories"
+    );
 
     // (c) again, now that there is build output.
     let tree_built = snapshot(&root);
     let replanned = make::plan(&detected, &inputs);
     let clean = make::clean_plan(&detected, &inputs, CleanScope::Clean);
     let full = make::clean_plan(&detected, &inputs, CleanScope::Fullclean);
-    assert_eq!(snapshot(&root), tree_built, "(c) planning after a build wrote something");
+    assert_eq!(
+        snapshot(&root),
+        tree_built,
+        "(c) planning after a build wrote something"
+    );
     assert_eq!(replanned.components, plan.components);
-    assert!(replanned.pipeline[0].reason.contains("rebuilds"), "{}", replanned.pipeline[0].reason);
+    assert!(
+        replanned.pipeline[0].reason.contains("rebuilds"),
+        "{}",
+        replanned.pipeline[0].reason
+    );
 
     let build_files = files_of(&snapshot(build_dir));
     assert_eq!(full.total_files, build_files.len() as u64);
@@ -224,7 +262,10 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
         .filter(|f| !files_after.contains_key(*f))
         .map(|f| rel(f))
         .collect();
-    let created: Vec<&PathBuf> = files_after.keys().filter(|f| !files_before.contains_key(*f)).collect();
+    let created: Vec<&PathBuf> = files_after
+        .keys()
+        .filter(|f| !files_before.contains_key(*f))
+        .collect();
     assert!(created.is_empty(), "make clean created files: {created:?}");
     let existing: BTreeSet<String> = files_before.keys().map(|f| rel(f)).collect();
     let mut planned_existing = BTreeSet::new();
@@ -236,7 +277,10 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
             planned_existing.insert(entry.clone());
         }
     }
-    assert_eq!(planned_existing, deleted, "(b) clean plan vs what make clean deleted");
+    assert_eq!(
+        planned_existing, deleted,
+        "(b) clean plan vs what make clean deleted"
+    );
     assert_eq!(clean.total_files, deleted.len() as u64);
     let deleted_bytes: u64 = files_before
         .iter()
@@ -247,7 +291,10 @@ fn build_and_check(p: &Project, build_dir: &Path) -> (MakeProject, MakePlan) {
     let mut sorted = clean.would_delete.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted, clean.would_delete, "clean plan is sorted and de-duplicated");
+    assert_eq!(
+        sorted, clean.would_delete,
+        "clean plan is sorted and de-duplicated"
+    );
     (detected, plan)
 }
 
@@ -292,10 +339,19 @@ fn make_basic_builds_what_was_planned() {
     assert_eq!(greet.source, ComponentSource::Project);
     assert_eq!(greet.srcdirs, paths(&["src"]));
     assert_eq!(greet.objs, paths(&["src/greet.o", "src/prefix.o"]));
-    assert_eq!(greet.add_includedirs, vec![p.dir.join("components/greet/include")]);
-    assert_eq!(greet.priv_includedirs, vec![p.dir.join("components/greet/private")]);
+    assert_eq!(
+        greet.add_includedirs,
+        vec![p.dir.join("components/greet/include")]
+    );
+    assert_eq!(
+        greet.priv_includedirs,
+        vec![p.dir.join("components/greet/private")]
+    );
     let util = component(&plan, "util");
-    assert_eq!(util.objs, paths(&["util.o", "twice.o", "scale.o", "table.o"]));
+    assert_eq!(
+        util.objs,
+        paths(&["util.o", "twice.o", "scale.o", "table.o"])
+    );
     assert_eq!(util.add_ldflags, ["-lutil"]);
     let main = component(&plan, "main");
     assert_eq!(main.objs, paths(&["main.o"]));
@@ -342,7 +398,11 @@ fn make_extra_clean_removes_generated_files() {
         "build/extra-clean.elf",
         "build/include/config/",
     ] {
-        assert!(clean.would_delete.contains(&f.to_string()), "{f} missing from {:?}", clean.would_delete);
+        assert!(
+            clean.would_delete.contains(&f.to_string()),
+            "{f} missing from {:?}",
+            clean.would_delete
+        );
     }
 }
 
@@ -396,7 +456,11 @@ fn make_conditional_objects_follow_the_configuration() {
         component(&plan2, "feature").objs,
         paths(&["core.o", "slow.o", "backend/i2c_backend.o", "level3.o"])
     );
-    assert!(component(&plan2, "drivers").objs.contains(&PathBuf::from("i2c/i2c_driver.o")));
+    assert!(
+        component(&plan2, "drivers")
+            .objs
+            .contains(&PathBuf::from("i2c/i2c_driver.o"))
+    );
 }
 
 #[test]
@@ -404,9 +468,15 @@ fn make_extra_dirs_search_order_and_overrides() {
     let p = Project::copy("make-extra-dirs");
     let build = p.dir.join("build");
     let (detected, plan) = build_and_check(&p, &build);
-    assert_eq!(detected.variables.get("SRCDIRS").map(String::as_str), Some("app"));
     assert_eq!(
-        detected.variables.get("EXCLUDE_COMPONENTS").map(String::as_str),
+        detected.variables.get("SRCDIRS").map(String::as_str),
+        Some("app")
+    );
+    assert_eq!(
+        detected
+            .variables
+            .get("EXCLUDE_COMPONENTS")
+            .map(String::as_str),
         Some("unwanted")
     );
     let names: Vec<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
@@ -417,7 +487,10 @@ fn make_extra_dirs_search_order_and_overrides() {
     assert_eq!(shared.source, ComponentSource::Project);
     assert_eq!(
         shared.shadowed,
-        vec![p.dir.join("vendor/shared"), idf_make_components.join("shared")]
+        vec![
+            p.dir.join("vendor/shared"),
+            idf_make_components.join("shared")
+        ]
     );
     let sensor = component(&plan, "sensor");
     assert_eq!(sensor.dir, p.dir.join("vendor/sensor"));
@@ -428,7 +501,12 @@ fn make_extra_dirs_search_order_and_overrides() {
     assert_eq!(component(&plan, "solo").source, ComponentSource::Extra);
     assert_eq!(component(&plan, "idfbase").source, ComponentSource::Idf);
     assert_eq!(component(&plan, "app").source, ComponentSource::Project);
-    let pos = |n: &str| plan.build_order.iter().position(|x| x == n).expect("in order");
+    let pos = |n: &str| {
+        plan.build_order
+            .iter()
+            .position(|x| x == n)
+            .expect("in order")
+    };
     assert!(pos("shared") < pos("sensor"));
 }
 
@@ -438,7 +516,10 @@ fn make_build_dir_outside_the_project() {
     let out = p.dir.parent().expect("temp root").join("out");
     let (_, plan) = build_and_check(&p, &out);
     let step = &plan.pipeline[0];
-    assert_eq!(step.argv.last(), Some(&format!("BUILD_DIR_BASE={}", out.display())));
+    assert_eq!(
+        step.argv.last(),
+        Some(&format!("BUILD_DIR_BASE={}", out.display()))
+    );
     assert_eq!(plan.build_dir, out);
     assert!(!p.dir.join("build").exists());
 }

@@ -72,7 +72,10 @@ pub(crate) fn make_clean_targets(
         for obj in &c.embed_objs {
             files.insert(paths::resolve(b, obj));
         }
-        for (list, sub) in [(&c.embed_files, "embed_bin"), (&c.embed_txtfiles, "embed_txt")] {
+        for (list, sub) in [
+            (&c.embed_files, "embed_bin"),
+            (&c.embed_txtfiles, "embed_txt"),
+        ] {
             for f in list {
                 if let Some(name) = f.file_name() {
                     files.insert(b.join(sub).join(name));
@@ -130,11 +133,7 @@ fn files_under(dir: &Path, out: &mut BTreeSet<PathBuf>) {
 
 /// The plan for a scope: paths relative to the project directory (directories end with `/`),
 /// sorted and de-duplicated; totals over the files that exist now.
-pub(crate) fn to_plan(
-    scope: CleanScope,
-    targets: &CleanTargets,
-    project_dir: &Path,
-) -> CleanPlan {
+pub(crate) fn to_plan(scope: CleanScope, targets: &CleanTargets, project_dir: &Path) -> CleanPlan {
     let mut shown = BTreeSet::new();
     let mut existing = BTreeSet::new();
     for f in &targets.files {
@@ -146,10 +145,7 @@ pub(crate) fn to_plan(
         }
     }
     for d in &targets.dirs {
-        shown.insert(format!(
-            "{}/",
-            paths::relative_to(d, project_dir).display()
-        ));
+        shown.insert(format!("{}/", paths::relative_to(d, project_dir).display()));
         files_under(d, &mut existing);
     }
     let total_bytes = existing

@@ -570,7 +570,13 @@ impl<'c> Evaluator<'c> {
         let mut conds: Vec<Cond> = Vec::new();
         let mut define: Option<Define> = None;
         let mut idx = 0;
-        let line_no = |i: usize| if fixed_line { first_line } else { first_line + i };
+        let line_no = |i: usize| {
+            if fixed_line {
+                first_line
+            } else {
+                first_line + i
+            }
+        };
         while idx < lines.len() {
             if self.stopped {
                 return;
@@ -632,11 +638,13 @@ impl<'c> Evaluator<'c> {
             idx += 1;
 
             let line = strip_comment(&logical);
-            let t = line.trim();
+            // Trailing whitespace is part of an assigned value; leading whitespace is not.
+            let full = line.trim_start();
+            let t = full.trim_end();
             if t.is_empty() {
                 continue;
             }
-            let (word, rest) = split_first_word(t);
+            let (word, rest) = split_first_word(full);
             let (word, rest) = split_conditional_paren(word, rest, t);
 
             match word {
@@ -705,7 +713,7 @@ impl<'c> Evaluator<'c> {
                 define = Some(d);
                 continue;
             }
-            self.statement(t, word, rest);
+            self.statement(full, word, rest);
         }
         if define.is_some() {
             self.warn("missing `endef` (make stops here)");
@@ -875,7 +883,7 @@ impl<'c> Evaluator<'c> {
                 self.warn(format!("include of {name} nested too deeply; not read"));
                 continue;
             }
-            let path = paths::resolve(&self.include_base, Path::new(&name));
+            let path = self.include_path(&name);
             self.include_depth += 1;
             let ok = self.eval_file(&path);
             self.include_depth -= 1;
@@ -888,6 +896,25 @@ impl<'c> Evaluator<'c> {
                 return;
             }
         }
+    }
+
+    /// Where an included file is read from. Make looks for a relative name in its working
+    /// directory; for a component that is the build directory, so a file next to component.mk is
+    /// read from there, with a warning that Make itself would not find it.
+    fn include_path(&mut self, name: &str) -> PathBuf {
+        let in_cwd = paths::resolve(&self.cwd, Path::new(name));
+        if Path::new(name).is_absolute() || in_cwd.exists() || self.cwd == self.include_base {
+            return in_cwd;
+        }
+        let in_base = paths::resolve(&self.include_base, Path::new(name));
+        if in_base.exists() {
+            self.warn(format!(
+                "include {name}: read from {}; make looks in its working directory {} and stops                  there (write `include $(COMPONENT_PATH)/{name}`)",
+                paths::display(&in_base, &self.display_base),
+                paths::display(&self.cwd, &self.display_base)
+            ));
+        }
+        in_base
     }
 
     /// `ifdef NAME`, `ifeq (a,b)`, `ifeq "a" "b"` and the negations.
@@ -914,7 +941,14 @@ impl<'c> Evaluator<'c> {
         }
     }
 
-    fn assign(&mut self, name_raw: &str, op: AssignOp, value_raw: &str, origin: Origin, export: bool) {
+    fn assign(
+        &mut self,
+        name_raw: &str,
+        op: AssignOp,
+        value_raw: &str,
+        origin: Origin,
+        export: bool,
+    ) {
         let name = self.expand(name_raw.trim());
         let name = name.trim();
         if name.is_empty() {
@@ -922,21 +956,31 @@ impl<'c> Evaluator<'c> {
             return;
         }
         if name.contains(|c: char| c.is_ascii_whitespace()) {
-            self.warn(format!("invalid variable name `{name}`; assignment ignored"));
+            self.warn(format!(
+                "invalid variable name `{name}`; assignment ignored"
+            ));
             return;
         }
         let name = name.to_string();
         self.assign_named(&name, op, value_raw.trim_start(), origin, export);
     }
 
-    fn assign_named(&mut self, name: &str, op: AssignOp, value: &str, origin: Origin, export: bool) {
+    fn assign_named(
+        &mut self,
+        name: &str,
+        op: AssignOp,
+        value: &str,
+        origin: Origin,
+        export: bool,
+    ) {
         if let Some(existing) = self.vars.get(name)
             && existing.origin == Origin::CommandLine
             && origin != Origin::Override
         {
             let shown = value.to_string();
             let loc = format!("{}:{}", self.file, self.line);
-            self.ignored_assignments.push((name.to_string(), shown, loc));
+            self.ignored_assignments
+                .push((name.to_string(), shown, loc));
             return;
         }
         // Variables that came from the environment stay exported when a makefile assigns them.
@@ -1091,10 +1135,11 @@ impl<'c> Evaluator<'c> {
 
     fn expand_var(&mut self, name: &str) -> String {
         // Automatic variables only have values inside recipes, which are never expanded here.
+        let b = name.as_bytes();
         if matches!(name, "@" | "<" | "^" | "+" | "?" | "*" | "%" | "|")
-            || (name.len() == 2
-                && matches!(&name[..1], "@" | "<" | "^" | "+" | "?" | "*" | "%")
-                && matches!(&name[1..], "D" | "F"))
+            || (b.len() == 2
+                && matches!(b[0], b'@' | b'<' | b'^' | b'+' | b'?' | b'*' | b'%')
+                && matches!(b[1], b'D' | b'F'))
         {
             return String::new();
         }
@@ -1152,7 +1197,8 @@ impl<'c> Evaluator<'c> {
                 let to = self.expand(arg(1));
                 let text = self.expand(arg(2));
                 if from.is_empty() {
-                    text
+                    // GNU Make appends the replacement when there is nothing to find.
+                    text + &to
                 } else {
                     text.replace(&from, &to)
                 }
@@ -1167,7 +1213,11 @@ impl<'c> Evaluator<'c> {
             "findstring" => {
                 let find = self.expand(arg(0));
                 let text = self.expand(arg(1));
-                if text.contains(&find) { find } else { String::new() }
+                if text.contains(&find) {
+                    find
+                } else {
+                    String::new()
+                }
             }
             "filter" | "filter-out" => {
                 let pats = self.expand(arg(0));
@@ -1192,7 +1242,9 @@ impl<'c> Evaluator<'c> {
                 match n.trim().parse::<usize>() {
                     Ok(n) if n >= 1 => words(&text).nth(n - 1).unwrap_or("").to_string(),
                     _ => {
-                        self.warn(format!("$(word {n},...): not a positive number (make stops here)"));
+                        self.warn(format!(
+                            "$(word {n},...): not a positive number (make stops here)"
+                        ));
                         String::new()
                     }
                 }
@@ -1248,9 +1300,10 @@ impl<'c> Evaluator<'c> {
                 let a = self.expand(arg(0));
                 let b = self.expand(arg(1));
                 let (a, b): (Vec<&str>, Vec<&str>) = (words(&a).collect(), words(&b).collect());
-                join_words((0..a.len().max(b.len())).map(|i| {
-                    format!("{}{}", a.get(i).unwrap_or(&""), b.get(i).unwrap_or(&""))
-                }))
+                join_words(
+                    (0..a.len().max(b.len()))
+                        .map(|i| format!("{}{}", a.get(i).unwrap_or(&""), b.get(i).unwrap_or(&""))),
+                )
             }
             "wildcard" => {
                 let pats = self.expand(arg(0));
@@ -1319,7 +1372,9 @@ impl<'c> Evaluator<'c> {
                 let fname = self.expand(arg(0)).trim().to_string();
                 let values: Vec<String> = raw.iter().skip(1).map(|a| self.expand(a)).collect();
                 if FUNCTIONS.contains(&fname.as_str()) {
-                    self.warn(format!("$(call {fname},...) of a built-in function is not supported"));
+                    self.warn(format!(
+                        "$(call {fname},...) of a built-in function is not supported"
+                    ));
                     return String::new();
                 }
                 let Some(var) = self.vars.get(&fname).cloned() else {
@@ -1412,7 +1467,9 @@ impl<'c> Evaluator<'c> {
                 String::new()
             }
             other => {
-                self.warn(format!("$({other} ...) is not supported; it expands to nothing"));
+                self.warn(format!(
+                    "$({other} ...) is not supported; it expands to nothing"
+                ));
                 String::new()
             }
         }

@@ -101,7 +101,13 @@ fn evaluate_project_once(
     }
     if let Some(b) = build_dir_cmdline {
         let b = b.display().to_string();
-        ev.set("BUILD_DIR_BASE", &b, Flavor::Simple, Origin::CommandLine, true);
+        ev.set(
+            "BUILD_DIR_BASE",
+            &b,
+            Flavor::Simple,
+            Origin::CommandLine,
+            true,
+        );
         command_line.push(("BUILD_DIR_BASE".to_string(), b));
     }
     ev.set("MAKECMDGOALS", goal, Flavor::Simple, Origin::Default, false);
@@ -218,7 +224,8 @@ fn evaluate_project_once(
         .map(|d| paths::resolve(project_dir, Path::new(d)))
         .collect();
     if !ev.is_set("COMPONENT_DIRS") {
-        let v = ev.expand("$(PROJECT_PATH)/components $(EXTRA_COMPONENT_DIRS) $(IDF_PATH)/components");
+        let v =
+            ev.expand("$(PROJECT_PATH)/components $(EXTRA_COMPONENT_DIRS) $(IDF_PATH)/components");
         ev.set("COMPONENT_DIRS", &v, Flavor::Simple, Origin::File, true);
     }
     let mut component_dirs: Vec<PathBuf> = Vec::new();
@@ -287,7 +294,13 @@ fn evaluate_project_once(
         .map(|r| r.dir.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    ev.set("COMPONENT_PATHS", &comp_paths, Flavor::Simple, Origin::File, true);
+    ev.set(
+        "COMPONENT_PATHS",
+        &comp_paths,
+        Flavor::Simple,
+        Origin::File,
+        true,
+    );
 
     for (name, value, loc) in std::mem::take(&mut ev.ignored_assignments) {
         if name != "BUILD_DIR_BASE" {
@@ -476,7 +489,11 @@ pub(crate) fn evaluate_component(
     let cl = |ev: &mut Evaluator, k: &str, v: &str| {
         ev.set(k, v, Flavor::Simple, Origin::CommandLine, true);
     };
-    cl(&mut ev, "COMPONENT_MAKEFILE", &component_mk.display().to_string());
+    cl(
+        &mut ev,
+        "COMPONENT_MAKEFILE",
+        &component_mk.display().to_string(),
+    );
     cl(&mut ev, "COMPONENT_NAME", name);
     ev.set("MAKECMDGOALS", goal, Flavor::Simple, Origin::Default, false);
 
@@ -511,13 +528,34 @@ pub(crate) fn evaluate_component(
         ("SIZE", "size"),
     ] {
         if !ev.is_set(var) {
-            ev.set(var, &format!("{prefix}{tool}"), Flavor::Simple, Origin::File, true);
+            ev.set(
+                var,
+                &format!("{prefix}{tool}"),
+                Flavor::Simple,
+                Origin::File,
+                true,
+            );
         }
     }
-    file(&mut ev, "COMPONENT_LIBRARY", "lib$(COMPONENT_NAME).a", Flavor::Recursive);
+    file(
+        &mut ev,
+        "COMPONENT_LIBRARY",
+        "lib$(COMPONENT_NAME).a",
+        Flavor::Recursive,
+    );
     file(&mut ev, "COMPONENT_SRCDIRS", ".", Flavor::Recursive);
-    file(&mut ev, "COMPONENT_ADD_INCLUDEDIRS", "include", Flavor::Recursive);
-    file(&mut ev, "COMPONENT_ADD_LDFLAGS", "-l$(COMPONENT_NAME)", Flavor::Recursive);
+    file(
+        &mut ev,
+        "COMPONENT_ADD_INCLUDEDIRS",
+        "include",
+        Flavor::Recursive,
+    );
+    file(
+        &mut ev,
+        "COMPONENT_ADD_LDFLAGS",
+        "-l$(COMPONENT_NAME)",
+        Flavor::Recursive,
+    );
     for v in [
         "COMPONENT_EMBED_FILES",
         "COMPONENT_EMBED_TXTFILES",
@@ -534,6 +572,30 @@ pub(crate) fn evaluate_component(
             file(&mut ev, v, "", Flavor::Recursive);
         }
     }
+    // Helpers common.mk gives every component.mk.
+    file(&mut ev, "dequote", "$(subst \",,$(1))", Flavor::Recursive);
+    file(
+        &mut ev,
+        "resolvepath",
+        "$(foreach p,$(1),$(if $(filter /%,$(p)),$(p),$(subst //,/,$(2)/$(p))))",
+        Flavor::Recursive,
+    );
+    file(
+        &mut ev,
+        "prereq_if_explicit",
+        "$(filter $(1),$(MAKECMDGOALS))",
+        Flavor::Recursive,
+    );
+    if !ev.is_set("SDKCONFIG_MAKEFILE") {
+        let auto_conf = model.build_dir.join("include/config/auto.conf");
+        ev.set(
+            "SDKCONFIG_MAKEFILE",
+            &auto_conf.display().to_string(),
+            Flavor::Simple,
+            Origin::File,
+            true,
+        );
+    }
     // Conditional-compilation helpers of later IDF versions: add an object to the include or
     // exclude list depending on a condition.
     file(
@@ -548,8 +610,18 @@ pub(crate) fn evaluate_component(
         "$(eval COMPONENT_OBJ$(if $(1),EXCLUDE,INCLUDE) += $(2))",
         Flavor::Recursive,
     );
-    file(&mut ev, "compile_include", "$(eval COMPONENT_OBJINCLUDE += $(1))", Flavor::Recursive);
-    file(&mut ev, "compile_exclude", "$(eval COMPONENT_OBJEXCLUDE += $(1))", Flavor::Recursive);
+    file(
+        &mut ev,
+        "compile_include",
+        "$(eval COMPONENT_OBJINCLUDE += $(1))",
+        Flavor::Recursive,
+    );
+    file(
+        &mut ev,
+        "compile_exclude",
+        "$(eval COMPONENT_OBJEXCLUDE += $(1))",
+        Flavor::Recursive,
+    );
 
     // Stage 2: the component's own makefile.
     if !ev.eval_file(&component_mk) {
@@ -558,7 +630,10 @@ pub(crate) fn evaluate_component(
             paths::display(&component_mk, project_dir)
         ));
     }
-    let loc = format!("{} (after reading)", paths::display(&component_mk, project_dir));
+    let loc = format!(
+        "{} (after reading)",
+        paths::display(&component_mk, project_dir)
+    );
     ev.set_location(&loc, 0);
 
     // Stage 3: what depends on component.mk's values.
@@ -659,8 +734,13 @@ pub(crate) fn evaluate_component(
                 ));
             }
         }
+        let made_here: HashSet<PathBuf> = rule_targets
+            .iter()
+            .map(|t| paths::resolve(&build_dir, Path::new(t)))
+            .collect();
         for f in embed_files.iter().chain(embed_txtfiles.iter()) {
-            if !paths::resolve(dir, f).exists() {
+            let path = paths::resolve(dir, f);
+            if !path.exists() && !made_here.contains(&path) {
                 warnings.push(format!(
                     "{shown}: embedded file {} is missing: make stops",
                     f.display()

@@ -277,7 +277,10 @@ mod tests {
             relative_to(Path::new("/out/x"), Path::new("/p/q")),
             PathBuf::from("../../out/x")
         );
-        assert_eq!(relative_to(Path::new("/p"), Path::new("/p")), PathBuf::from("."));
+        assert_eq!(
+            relative_to(Path::new("/p"), Path::new("/p")),
+            PathBuf::from(".")
+        );
     }
 
     #[test]
