@@ -13,6 +13,8 @@
 //!   `build/config/sdkconfig.json`, then `sdkconfig`, then the defaults files, then Kconfig defaults;
 //!   every value carries its [`Provenance`], and [`ConfigSet::cmake_value`] gives the string CMake
 //!   sees in `CONFIG_<NAME>`.
+//! - [`ConfigCache`]: what the planner calls: [`ConfigCache::load`] for a [`ConfigRequest`], then
+//!   [`ConfigCache::with_kconfig`] once the components (and so the Kconfig files) are known.
 //! - [`espctl_toml`]: the `.espctl.toml` project file and the `.idf-version` pin.
 //!
 //! Symbol names are given without the `CONFIG_` prefix everywhere in this module.
@@ -20,6 +22,7 @@
 pub mod defaults_files;
 pub mod espctl_toml;
 pub mod kconfig;
+mod load;
 mod pyfmt;
 pub mod sdkconfig;
 mod set;
@@ -33,8 +36,10 @@ use std::path::{Path, PathBuf};
 use espctl_protocol::ErrorCode;
 
 pub use defaults_files::defaults_files;
+pub use espctl_toml::{EspctlToml, ProfileConfig, load as load_espctl_toml, read_idf_version_file, set_default_target};
 pub use kconfig::{Evaluation, IdfKconfig, KconfigEnv, KconfigTree, UserValues, ValueSource};
-pub use set::{ConfigPaths, ConfigSet, json_is_fresh};
+pub use load::{ConfigCache, ConfigRequest, LoadedConfig, defaults_target};
+pub use set::{ConfigPaths, ConfigSet, Layers, json_is_fresh};
 
 /// The type of a Kconfig symbol, as declared in its `config` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -169,15 +174,17 @@ pub enum Provenance {
     /// Kconfig: the `default` line that applied, or the `select`/`imply` that forced the value, or
     /// the `choice` whose selection decided it (file and 1-based line).
     KconfigDefault(PathBuf, u32),
+    /// An sdkconfig override given for this build (`params.sdkconfig`).
+    Override,
     /// Nothing gave the symbol a value: it has Kconfig's "no value" (`n` for a bool, empty otherwise).
     Unset,
 }
 
 impl Provenance {
-    /// True when the value was read from what a configure wrote (sdkconfig.json or sdkconfig), rather
-    /// than guessed from defaults.
+    /// True when the value was read from what a configure wrote (sdkconfig.json or sdkconfig) or was
+    /// given for this build, rather than guessed from defaults.
     pub fn is_exact(&self) -> bool {
-        matches!(self, Provenance::SdkconfigJson | Provenance::Sdkconfig)
+        matches!(self, Provenance::SdkconfigJson | Provenance::Sdkconfig | Provenance::Override)
     }
 }
 
@@ -188,6 +195,7 @@ impl fmt::Display for Provenance {
             Provenance::Sdkconfig => f.write_str("sdkconfig"),
             Provenance::Defaults(p) => write!(f, "{}", p.display()),
             Provenance::KconfigDefault(p, line) => write!(f, "Kconfig default at {}:{line}", p.display()),
+            Provenance::Override => f.write_str("override"),
             Provenance::Unset => f.write_str("unset"),
         }
     }

@@ -89,7 +89,7 @@ pub(super) fn run_kconfgen(
             let text = match &a.value {
                 RawValue::NotSet => format!("# CONFIG_{} is not set", a.name),
                 RawValue::Quoted(s) => format!("CONFIG_{}=\"{}\"", a.name, super::escape_string(s)),
-                RawValue::Bare(v) => format!("CONFIG_{}={v}", a.name),
+                RawValue::Bare(v) | RawValue::Loose(v) => format!("CONFIG_{}={v}", a.name),
             };
             (a.name.clone(), text)
         })
@@ -224,7 +224,7 @@ fn real_idf_defaults_match_a_real_configure() {
             let text = match &a.value {
                 RawValue::NotSet => format!("# CONFIG_{} is not set", a.name),
                 RawValue::Quoted(s) => format!("CONFIG_{}=\"{}\"", a.name, super::escape_string(s)),
-                RawValue::Bare(v) => format!("CONFIG_{}={v}", a.name),
+                RawValue::Bare(v) | RawValue::Loose(v) => format!("CONFIG_{}={v}", a.name),
             };
             (a.name.clone(), text)
         })

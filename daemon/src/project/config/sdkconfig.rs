@@ -42,6 +42,9 @@ pub enum RawValue {
     Quoted(String),
     /// `CONFIG_X=...` unquoted (trailing comment removed): `y`, `n`, a number, ...
     Bare(String),
+    /// A value given outside a file (a build's sdkconfig overrides): read as the symbol's type needs,
+    /// so a string needs no quotes.
+    Loose(String),
 }
 
 impl RawValue {
@@ -65,6 +68,8 @@ impl RawValue {
             (RawValue::Bare(v), other) => ConfigValue::from_kconfig_text(other, v)
                 .ok_or_else(|| format!("'{v}' is not a valid value for a {other} symbol")),
             (RawValue::Quoted(s), other) => Err(format!("\"{s}\" is a string, but the symbol is {other}")),
+            (RawValue::Loose(v), SymbolType::String) => Ok(ConfigValue::String(v.clone())),
+            (RawValue::Loose(v), other) => RawValue::Bare(v.clone()).typed(other),
         }
     }
 
@@ -86,6 +91,8 @@ impl RawValue {
             (RawValue::Bare(v), SymbolType::Float) => pyfmt::py_float(v)
                 .filter(|f| f.is_finite())
                 .map(pyfmt::float_repr),
+            (RawValue::Loose(v), SymbolType::String) => Some(v.clone()),
+            (RawValue::Loose(v), other) => RawValue::Bare(v.clone()).kconfig_text(other),
             _ => None,
         }
     }
@@ -96,9 +103,9 @@ impl RawValue {
         match self {
             RawValue::NotSet => ConfigValue::Bool(false),
             RawValue::Quoted(s) => ConfigValue::String(s.clone()),
-            RawValue::Bare(v) if v == "y" => ConfigValue::Bool(true),
-            RawValue::Bare(v) if v == "n" => ConfigValue::Bool(false),
-            RawValue::Bare(v) => {
+            RawValue::Bare(v) | RawValue::Loose(v) if v == "y" => ConfigValue::Bool(true),
+            RawValue::Bare(v) | RawValue::Loose(v) if v == "n" => ConfigValue::Bool(false),
+            RawValue::Bare(v) | RawValue::Loose(v) => {
                 let hexlike = v.starts_with("0x") || v.starts_with("0X");
                 if hexlike && let Some(ConfigValue::Hex(h)) = ConfigValue::from_kconfig_text(SymbolType::Hex, v) {
                     return ConfigValue::Hex(h);
@@ -282,6 +289,33 @@ fn strip_inline_comment(value: &str) -> &str {
         }
     }
     value.trim_end()
+}
+
+/// A build's sdkconfig overrides (`CONFIG_` prefix optional) as a layer named `name`. A value in
+/// double quotes is a quoted string; anything else is read as the symbol's type needs.
+pub fn from_overrides(name: &Path, overrides: &BTreeMap<String, String>) -> SdkconfigFile {
+    let assignments = overrides
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let value = if v.starts_with('"') {
+                unquote(v).map(RawValue::Quoted).unwrap_or_else(|| RawValue::Loose(v.clone()))
+            } else {
+                RawValue::Loose(v.clone())
+            };
+            Assignment {
+                name: super::bare_name(k.trim()).to_string(),
+                value,
+                line: i as u32 + 1,
+                marked_default: false,
+            }
+        })
+        .collect();
+    SdkconfigFile {
+        path: name.to_path_buf(),
+        assignments,
+        deprecated: Vec::new(),
+    }
 }
 
 /// Reads and parses a file.

@@ -84,92 +84,59 @@ pub struct ConfigSet {
     used_json: bool,
 }
 
+/// The parsed inputs of a [`ConfigSet`].
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// `sdkconfig.json` values, used as exact (check freshness with [`json_is_fresh`] first).
+    pub json: Option<BTreeMap<String, JsonValue>>,
+    pub sdkconfig: Option<SdkconfigFile>,
+    /// Defaults files in load order.
+    pub defaults: Vec<SdkconfigFile>,
+    /// Overrides for this build, on top of everything (see [`sdkconfig::from_overrides`]).
+    pub overrides: Option<SdkconfigFile>,
+    pub renames: Vec<Rename>,
+}
+
 impl ConfigSet {
     /// Reads the files named by `paths` and resolves them, with `tree` when the Kconfig files are
     /// known. A missing sdkconfig or sdkconfig.json is normal; a defaults file or rename file that
     /// cannot be read is a warning.
     pub fn load(paths: &ConfigPaths, tree: Option<&KconfigTree>) -> (ConfigSet, Vec<ConfigWarning>) {
-        let mut warnings = Vec::new();
-        let json = if json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig) {
-            match std::fs::read_to_string(&paths.sdkconfig_json)
-                .map_err(|e| e.to_string())
-                .and_then(|t| sdkconfig::parse_json(&paths.sdkconfig_json, &t).map_err(|e| e.to_string()))
-            {
-                Ok((values, w)) => {
-                    warnings.extend(w);
-                    Some(values)
-                }
-                Err(e) => {
-                    warnings.push(ConfigWarning::new(
-                        &paths.sdkconfig_json,
-                        0,
-                        format!("{e}; falling back to sdkconfig"),
-                    ));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let sdkconfig = match sdkconfig::read(&paths.sdkconfig, FileKind::Sdkconfig) {
-            Ok((f, w)) => {
-                warnings.extend(w);
-                Some(f)
-            }
-            Err(_) => None,
-        };
-        let mut defaults = Vec::new();
-        for path in &paths.defaults {
-            match sdkconfig::read(path, FileKind::Defaults) {
-                Ok((f, w)) => {
-                    warnings.extend(w);
-                    defaults.push(f);
-                }
-                Err(e) => warnings.push(ConfigWarning::new(path, 0, e.to_string())),
-            }
-        }
-        let mut renames = Vec::new();
-        for path in &paths.renames {
-            match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    let (r, w) = sdkconfig::parse_rename(path, &text);
-                    renames.extend(r);
-                    warnings.extend(w);
-                }
-                Err(e) => warnings.push(ConfigWarning::new(path, 0, format!("cannot read: {e}"))),
-            }
-        }
-        let (set, w) = Self::from_parts(json, sdkconfig, defaults, renames, tree);
+        let (layers, mut warnings) = read_layers(paths, true);
+        let (set, w) = Self::resolve(&layers, tree);
         warnings.extend(w);
         (set, warnings)
     }
 
-    /// Resolves already-parsed layers. `json` is used as exact when given (check freshness with
-    /// [`json_is_fresh`] first).
-    pub fn from_parts(
-        json: Option<BTreeMap<String, JsonValue>>,
-        sdkconfig: Option<SdkconfigFile>,
-        defaults: Vec<SdkconfigFile>,
-        renames: Vec<Rename>,
-        tree: Option<&KconfigTree>,
-    ) -> (ConfigSet, Vec<ConfigWarning>) {
+    /// Resolves parsed layers.
+    ///
+    /// With a tree, sdkconfig.json is not needed when there are overrides: sdkconfig is evaluated with
+    /// them instead, so that Kconfig decides what the overrides change.
+    pub fn resolve(layers: &Layers, tree: Option<&KconfigTree>) -> (ConfigSet, Vec<ConfigWarning>) {
         let mut set = ConfigSet::default();
         let mut warnings = Vec::new();
-        if let Some(json) = json {
+        let use_json = layers.json.is_some() && (tree.is_none() || layers.overrides.is_none());
+        if let (true, Some(json)) = (use_json, &layers.json) {
             set.used_json = true;
-            set.fill_from_json(json, sdkconfig.as_ref(), tree);
+            set.fill_from_json(json, layers.sdkconfig.as_ref(), tree);
+            if let Some(o) = &layers.overrides {
+                set.fill_from_layers(None, std::slice::from_ref(o), Provenance::Override);
+            }
         } else if let Some(tree) = tree {
-            warnings.extend(set.fill_from_tree(sdkconfig.as_ref(), &defaults, &renames, tree));
+            warnings.extend(set.fill_from_tree(layers, tree));
         } else {
-            set.fill_from_layers(sdkconfig.as_ref(), &defaults);
+            set.fill_from_layers(layers.sdkconfig.as_ref(), &layers.defaults, Provenance::Unset);
+            if let Some(o) = &layers.overrides {
+                set.fill_from_layers(None, std::slice::from_ref(o), Provenance::Override);
+            }
         }
-        for r in renames {
-            set.aliases.insert(r.old, Alias::Renamed {
-                new: r.new,
+        for r in &layers.renames {
+            set.aliases.insert(r.old.clone(), Alias::Renamed {
+                new: r.new.clone(),
                 inverted: r.inverted,
             });
         }
-        if let Some(sdk) = &sdkconfig {
+        if let Some(sdk) = &layers.sdkconfig {
             let prov = if set.used_json { Provenance::SdkconfigJson } else { Provenance::Sdkconfig };
             for a in &sdk.deprecated {
                 if set.aliases.contains_key(&a.name) || set.entries.contains_key(&a.name) {
@@ -187,11 +154,11 @@ impl ConfigSet {
         (set, warnings)
     }
 
-    fn fill_from_json(&mut self, json: BTreeMap<String, JsonValue>, sdk: Option<&SdkconfigFile>, tree: Option<&KconfigTree>) {
+    fn fill_from_json(&mut self, json: &BTreeMap<String, JsonValue>, sdk: Option<&SdkconfigFile>, tree: Option<&KconfigTree>) {
         for (name, jv) in json {
-            let ty = tree.and_then(|t| t.symbol_type(&name)).or_else(|| {
+            let ty = tree.and_then(|t| t.symbol_type(name)).or_else(|| {
                 // Without Kconfig, sdkconfig's spelling tells a hex from an int.
-                let a = sdk?.get(&name)?;
+                let a = sdk?.get(name)?;
                 match &a.value {
                     RawValue::Bare(v) if v.starts_with("0x") || v.starts_with("0X") => Some(SymbolType::Hex),
                     _ => None,
@@ -199,7 +166,7 @@ impl ConfigSet {
             });
             let value = jv.typed(ty);
             let cmake = Some(cmake_of_value(&value));
-            self.entries.insert(name, Entry {
+            self.entries.insert(name.clone(), Entry {
                 value: Some(value),
                 provenance: Provenance::SdkconfigJson,
                 cmake,
@@ -220,22 +187,25 @@ impl ConfigSet {
         }
     }
 
-    fn fill_from_tree(
-        &mut self,
-        sdk: Option<&SdkconfigFile>,
-        defaults: &[SdkconfigFile],
-        renames: &[Rename],
-        tree: &KconfigTree,
-    ) -> Vec<ConfigWarning> {
-        let mut layers: Vec<&SdkconfigFile> = defaults.iter().collect();
-        let mut provs: Vec<Provenance> = defaults.iter().map(|d| Provenance::Defaults(d.path.clone())).collect();
-        let mut warn_unknown = vec![true; defaults.len()];
-        if let Some(sdk) = sdk {
+    fn fill_from_tree(&mut self, input: &Layers, tree: &KconfigTree) -> Vec<ConfigWarning> {
+        let mut layers: Vec<&SdkconfigFile> = input.defaults.iter().collect();
+        let mut provs: Vec<Provenance> = input
+            .defaults
+            .iter()
+            .map(|d| Provenance::Defaults(d.path.clone()))
+            .collect();
+        let mut warn_unknown = vec![true; input.defaults.len()];
+        if let Some(sdk) = &input.sdkconfig {
             layers.push(sdk);
             provs.push(Provenance::Sdkconfig);
             warn_unknown.push(false);
         }
-        let (user, mut warnings) = tree.user_values(&layers, renames, &warn_unknown);
+        if let Some(o) = &input.overrides {
+            layers.push(o);
+            provs.push(Provenance::Override);
+            warn_unknown.push(true);
+        }
+        let (user, mut warnings) = tree.user_values(&layers, &input.renames, &warn_unknown);
         let eval = tree.evaluate(&user);
         warnings.extend(eval.warnings().iter().cloned());
         for v in eval.iter() {
@@ -258,10 +228,18 @@ impl ConfigSet {
         warnings
     }
 
-    fn fill_from_layers(&mut self, sdk: Option<&SdkconfigFile>, defaults: &[SdkconfigFile]) {
+    /// Layers without Kconfig: later ones override earlier ones. `defaults_provenance` is used for
+    /// the `defaults` layers unless it is `Unset` (then each is `Defaults(path)`).
+    fn fill_from_layers(&mut self, sdk: Option<&SdkconfigFile>, defaults: &[SdkconfigFile], defaults_provenance: Provenance) {
         let layers = defaults
             .iter()
-            .map(|d| (d, Provenance::Defaults(d.path.clone())))
+            .map(|d| {
+                let p = match &defaults_provenance {
+                    Provenance::Unset => Provenance::Defaults(d.path.clone()),
+                    other => other.clone(),
+                };
+                (d, p)
+            })
             .chain(sdk.map(|s| (s, Provenance::Sdkconfig)));
         for (file, prov) in layers {
             for a in &file.assignments {
@@ -352,6 +330,53 @@ impl ConfigSet {
     }
 }
 
+/// Reads the files of `paths`; `with_existing` false skips sdkconfig and sdkconfig.json (a configure
+/// that is about to replace them).
+pub(crate) fn read_layers(paths: &ConfigPaths, with_existing: bool) -> (Layers, Vec<ConfigWarning>) {
+    let mut warnings = Vec::new();
+    let mut layers = Layers::default();
+    if with_existing && json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig) {
+        match std::fs::read_to_string(&paths.sdkconfig_json)
+            .map_err(|e| e.to_string())
+            .and_then(|t| sdkconfig::parse_json(&paths.sdkconfig_json, &t).map_err(|e| e.to_string()))
+        {
+            Ok((values, w)) => {
+                warnings.extend(w);
+                layers.json = Some(values);
+            }
+            Err(e) => warnings.push(ConfigWarning::new(
+                &paths.sdkconfig_json,
+                0,
+                format!("{e}; falling back to sdkconfig"),
+            )),
+        }
+    }
+    if with_existing && let Ok((f, w)) = sdkconfig::read(&paths.sdkconfig, FileKind::Sdkconfig) {
+        warnings.extend(w);
+        layers.sdkconfig = Some(f);
+    }
+    for path in &paths.defaults {
+        match sdkconfig::read(path, FileKind::Defaults) {
+            Ok((f, w)) => {
+                warnings.extend(w);
+                layers.defaults.push(f);
+            }
+            Err(e) => warnings.push(ConfigWarning::new(path, 0, e.to_string())),
+        }
+    }
+    for path in &paths.renames {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let (r, w) = sdkconfig::parse_rename(path, &text);
+                layers.renames.extend(r);
+                warnings.extend(w);
+            }
+            Err(e) => warnings.push(ConfigWarning::new(path, 0, format!("cannot read: {e}"))),
+        }
+    }
+    (layers, warnings)
+}
+
 fn cmake_of_value(v: &ConfigValue) -> String {
     match v {
         ConfigValue::Bool(true) => "y".into(),
@@ -367,8 +392,8 @@ fn cmake_of_value(v: &ConfigValue) -> String {
 /// normalizes.
 fn cmake_of_raw(raw: &RawValue, guessed: &ConfigValue) -> String {
     match (raw, guessed) {
-        (RawValue::Bare(text), ConfigValue::Int(_)) => text.clone(),
-        (RawValue::Bare(text), ConfigValue::Hex(_)) => cmake_text(SymbolType::Hex, text),
+        (RawValue::Bare(text) | RawValue::Loose(text), ConfigValue::Int(_)) => text.clone(),
+        (RawValue::Bare(text) | RawValue::Loose(text), ConfigValue::Hex(_)) => cmake_text(SymbolType::Hex, text),
         (_, v) => cmake_of_value(v),
     }
 }

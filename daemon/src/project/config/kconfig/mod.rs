@@ -431,7 +431,7 @@ impl KconfigTree {
         } else {
             link::Top::Text(
                 PathBuf::from("<built-in ESP-IDF root Kconfig>"),
-                builtin_root(idf.idf_path.join("components").is_dir()),
+                builtin_root(!idf.idf_path.as_os_str().is_empty() && idf.idf_path.join("components").is_dir()),
             )
         };
         KconfigTree {
@@ -501,7 +501,7 @@ impl KconfigTree {
                     if r.inverted && data.syms[new_id as usize].ty == Some(SymbolType::Bool) {
                         value = match value {
                             RawValue::NotSet => RawValue::Bare("y".into()),
-                            RawValue::Bare(v) if v.starts_with('y') => RawValue::Bare("n".into()),
+                            RawValue::Bare(v) | RawValue::Loose(v) if v.starts_with('y') => RawValue::Bare("n".into()),
                             _ => RawValue::Bare("y".into()),
                         };
                     }
