@@ -344,24 +344,28 @@ pub enum JsonValue {
     Integer(i64),
     Float(f64),
     String(String),
+    /// `null`: an int or hex symbol that is written without a value (`CONFIG_X=`).
+    Empty,
 }
 
 impl JsonValue {
-    /// The value for a symbol of type `ty`, or by the JSON type alone when `ty` is unknown.
-    pub fn typed(&self, ty: Option<SymbolType>) -> ConfigValue {
-        match (self, ty) {
+    /// The value for a symbol of type `ty`, or by the JSON type alone when `ty` is unknown; `None`
+    /// for [`JsonValue::Empty`].
+    pub fn typed(&self, ty: Option<SymbolType>) -> Option<ConfigValue> {
+        Some(match (self, ty) {
+            (JsonValue::Empty, _) => return None,
             (JsonValue::Bool(b), _) => ConfigValue::Bool(*b),
             (JsonValue::Integer(i), Some(SymbolType::Hex)) if *i >= 0 => ConfigValue::Hex(*i as u64),
             (JsonValue::Integer(i), Some(SymbolType::Float)) => ConfigValue::Float(*i as f64),
             (JsonValue::Integer(i), _) => ConfigValue::Int(*i),
             (JsonValue::Float(f), _) => ConfigValue::Float(*f),
             (JsonValue::String(s), _) => ConfigValue::String(s.clone()),
-        }
+        })
     }
 }
 
 /// Parses kconfgen's `sdkconfig.json`: an object of names (no `CONFIG_`) to true/false, numbers,
-/// strings. `null` (an int or hex without a value) is skipped; anything else is a warning.
+/// strings, or `null` (an int or hex written without a value); anything else is a warning.
 pub fn parse_json(path: &Path, text: &str) -> Result<(BTreeMap<String, JsonValue>, Vec<ConfigWarning>), ConfigError> {
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
         path: path.to_path_buf(),
@@ -392,7 +396,7 @@ pub fn parse_json(path: &Path, text: &str) -> Result<(BTreeMap<String, JsonValue
                 }
             }
             serde_json::Value::String(s) => JsonValue::String(s),
-            serde_json::Value::Null => continue,
+            serde_json::Value::Null => JsonValue::Empty,
             other => {
                 warnings.push(ConfigWarning::new(
                     path,
@@ -554,10 +558,10 @@ CONFIG_OLD_A=y
         let text = r#"{"A": true, "B": false, "I": 42, "H": 4294967295, "S": "x", "N": null, "F": 1.5, "L": [1]}"#;
         let (m, w) = parse_json(Path::new("j"), text).unwrap();
         assert_eq!(m["A"], JsonValue::Bool(true));
-        assert_eq!(m["H"].typed(Some(SymbolType::Hex)), ConfigValue::Hex(0xffff_ffff));
-        assert_eq!(m["I"].typed(None), ConfigValue::Int(42));
+        assert_eq!(m["H"].typed(Some(SymbolType::Hex)), Some(ConfigValue::Hex(0xffff_ffff)));
+        assert_eq!(m["I"].typed(None), Some(ConfigValue::Int(42)));
         assert_eq!(m["F"], JsonValue::Float(1.5));
-        assert!(!m.contains_key("N"));
+        assert_eq!(m["N"], JsonValue::Empty);
         assert_eq!(w.len(), 1);
         let err = parse_json(Path::new("j"), "{\n\"A\": tru").unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");

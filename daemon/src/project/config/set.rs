@@ -165,9 +165,10 @@ impl ConfigSet {
                 }
             });
             let value = jv.typed(ty);
-            let cmake = Some(cmake_of_value(&value));
+            // A `null` is an int or hex written without a value: CMake sees it empty.
+            let cmake = Some(value.as_ref().map(cmake_of_value).unwrap_or_default());
             self.entries.insert(name.clone(), Entry {
-                value: Some(value),
+                value,
                 provenance: Provenance::SdkconfigJson,
                 cmake,
             });
