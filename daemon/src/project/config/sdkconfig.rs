@@ -58,7 +58,7 @@ impl RawValue {
             (RawValue::Bare(v), SymbolType::Bool) => match v.as_bytes().first() {
                 Some(b'y') => Ok(ConfigValue::Bool(true)),
                 Some(b'n') => Ok(ConfigValue::Bool(false)),
-                _ => Err(format!("'{v}' is not a valid value for a bool symbol")),
+                _ => Err(format!("'{v}' is not a valid bool value (y or n)")),
             },
             (RawValue::Quoted(_), SymbolType::Bool) => Err("a bool symbol takes y or n, not a string".into()),
             (RawValue::Quoted(s), SymbolType::String) => Ok(ConfigValue::String(s.clone())),
@@ -66,7 +66,7 @@ impl RawValue {
                 Err(format!("malformed string literal '{v}' (strings must be in double quotes)"))
             }
             (RawValue::Bare(v), other) => ConfigValue::from_kconfig_text(other, v)
-                .ok_or_else(|| format!("'{v}' is not a valid value for a {other} symbol")),
+                .ok_or_else(|| format!("'{v}' is not a valid {other} value")),
             (RawValue::Quoted(s), other) => Err(format!("\"{s}\" is a string, but the symbol is {other}")),
             (RawValue::Loose(v), SymbolType::String) => Ok(ConfigValue::String(v.clone())),
             (RawValue::Loose(v), other) => RawValue::Bare(v.clone()).typed(other),

@@ -594,7 +594,7 @@ impl<'a> Linker<'a> {
         } else {
             self.srctree.clone()
         };
-        let full = prefix.join(&pattern);
+        let full = crate::project::config::absolutize(Path::new(""), &prefix.join(&pattern));
         let files = if full.is_file() {
             vec![full.clone()]
         } else {
