@@ -867,7 +867,17 @@ impl<'c> Evaluator<'c> {
     fn include(&mut self, rest: &str, required: bool) {
         let names = self.expand(rest);
         let written_ends = rest.trim_end().ends_with("/make/project.mk");
-        for name in words(&names).map(str::to_string).collect::<Vec<_>>() {
+        let mut list = Vec::new();
+        for word in words(&names) {
+            if paths::has_glob(word) {
+                // `include *.mk` includes whatever matches (nothing when nothing does).
+                let cwd = self.cwd.clone();
+                list.extend(paths::wildcard(word, &cwd));
+            } else {
+                list.push(word.to_string());
+            }
+        }
+        for name in list {
             if self.stop_at_project_mk
                 && (name.ends_with("/make/project.mk") || name == "make/project.mk" || written_ends)
             {

@@ -712,6 +712,16 @@ fn matches_gnu_make() {
         "R = x\\\n   y\\\nz",
         "R := $(join a b c,1 2) $(wordlist 2,9,a b c) $(firstword ) $(lastword a)",
         "R := $(findstring a b,a b c)|$(strip \t a \t b \t)|",
+        "A = 1\nB := $(A)\nA = 2\nR := $(B)$(A)",
+        "R := $(patsubst %,-I%,a b) $(addprefix -I,$(wildcard sub)) $(dir $(wildcard sub/*.c))",
+        "comma := ,\nx := a,b\nR := $(subst $(comma),;,$(x))",
+        "R := $(if $(filter a,a),$(subst a,b,aaa),no)",
+        "empty :=\nspace := $(empty) $(empty)\nR := [$(subst $(space),_,a b c)]",
+        "define F\n$(1)+$(1)\nendef\nR := $(call F,z)",
+        "O := x.o y.o\nR := $(foreach o,$(O),$(if $(filter x.o,$(o)),,$(o)))",
+        "ifneq ($(filter y,$(CONFIG_A)),)\nR := a\nelse ifdef NOPE\nR := b\nelse\n  ifeq ($(R),)\n    R := nested\n  endif\nendif",
+        "X := $(abspath ./sub/../sub/c.c)\nR := $(notdir $(X)) $(words $(subst /, ,$(dir $(X))))",
+        "R := $(sort $(foreach d,sub .,$(wildcard $(d)/*.c)))",
     ];
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -744,4 +754,16 @@ fn matches_gnu_make() {
         ev.eval_file(&mk);
         assert_eq!(ev.value("R"), real, "snippet {snippet:?}");
     }
+}
+
+#[test]
+fn include_with_a_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("parts")).unwrap();
+    std::fs::write(root.join("parts/a.mk"), "R += a\n").unwrap();
+    std::fs::write(root.join("parts/b.mk"), "R += b\n").unwrap();
+    let mut ev = run_in(root, "include parts/*.mk\ninclude none/*.mk\n");
+    assert_eq!(ev.value("R"), "a b");
+    assert!(ev.warnings.is_empty(), "{:?}", ev.warnings);
 }

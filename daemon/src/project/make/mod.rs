@@ -190,10 +190,6 @@ pub fn detect(project_dir: &Path) -> Option<MakeProject> {
         .iter()
         .map(|n| project_dir.join(n))
         .find(|p| p.is_file())?;
-    let text = std::fs::read_to_string(&makefile).ok()?;
-    if !text.contains("project.mk") {
-        return None;
-    }
     let mut ev = eval::Evaluator::new(&project_dir, &project_dir, &project_dir);
     // Without an IDF the include still has to be recognised; keep the reference as text.
     ev.set(
@@ -308,7 +304,7 @@ pub fn clean_plan(project: &MakeProject, inputs: &MakeInputs, scope: CleanScope)
             )
         }
     };
-    clean::to_plan(scope, &targets, &model.project_path)
+    clean::to_plan(scope, &targets, &model.project_dir)
 }
 
 fn evaluate_components(
@@ -351,7 +347,7 @@ fn make_step(
     // No terminal: configuration steps must not go interactive (menuconfig).
     env.insert("BATCH_BUILD".to_string(), "1".to_string());
 
-    let build_rel = paths::display(&model.build_dir, &model.project_path);
+    let build_rel = paths::display(&model.build_dir, &model.project_dir);
     let state = if !model.build_dir.exists() {
         "no build output yet".to_string()
     } else if clean::app_files(&model.build_dir, &model.project_name)[0].exists() {
@@ -373,7 +369,7 @@ fn make_step(
     PipelineStep {
         name: "make".to_string(),
         argv,
-        cwd: model.project_path.display().to_string(),
+        cwd: model.project_dir.display().to_string(),
         env,
         reason,
     }

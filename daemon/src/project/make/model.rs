@@ -15,6 +15,9 @@ pub(crate) const SOURCE_SUFFIXES: &[&str] = &["c", "cpp", "cc", "S"];
 
 /// What the top-level make pass settles before it recurses into components.
 pub(crate) struct ProjectModel {
+    /// The directory make runs in (the project Makefile's).
+    pub project_dir: PathBuf,
+    /// `PROJECT_PATH` (normally the same directory).
     pub project_path: PathBuf,
     pub idf_path: Option<PathBuf>,
     pub project_name: String,
@@ -313,6 +316,7 @@ fn evaluate_project_once(
     all_warnings.append(&mut warnings);
     let exported = ev.exported_values();
     ProjectModel {
+        project_dir: project_dir.to_path_buf(),
         project_path,
         idf_path,
         project_name,
@@ -472,7 +476,7 @@ pub(crate) fn evaluate_component(
     config: &dyn Fn(&str) -> Option<String>,
     goal: &str,
 ) -> (MakeComponent, Vec<String>) {
-    let project_dir = &model.project_path;
+    let project_dir = &model.project_dir;
     let dir = &resolved.dir;
     let name = &resolved.name;
     let build_dir = model.build_dir.join(name);
@@ -902,7 +906,7 @@ pub(crate) fn projbuild_warnings(model: &ProjectModel) -> Vec<String> {
             format!(
                 "{}: Makefile.projbuild is read by the top-level make pass; the targets, flags and \
                  clean steps it adds are not evaluated here",
-                paths::display(&r.dir.join("Makefile.projbuild"), &model.project_path)
+                paths::display(&r.dir.join("Makefile.projbuild"), &model.project_dir)
             )
         })
         .collect()
