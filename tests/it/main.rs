@@ -5,4 +5,5 @@ mod cli;
 mod daemon;
 mod make;
 mod service_files;
+mod standin;
 mod tasks;

@@ -460,3 +460,110 @@ pub fn make_large_cmake_build(dir: &Path, n_sources: usize) -> PathBuf {
     );
     build
 }
+
+/// The stand-in ESP-IDF (`tests/fixtures/standin-idf`): an ESP-IDF tree for tests that configures with real
+/// CMake and kconfgen and builds with the host's compilers (see its README.md).
+pub fn standin_idf_path() -> PathBuf {
+    repo_path("tests/fixtures/standin-idf")
+        .canonicalize()
+        .expect("tests/fixtures/standin-idf")
+}
+
+/// A copy of the fixture project `tests/fixtures/projects/<name>` in a fresh temp dir: the temp dir's root
+/// holds what the fixture's directory holds.
+pub fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let source = repo_path(&format!("tests/fixtures/projects/{name}"));
+    assert!(source.is_dir(), "no fixture project {}", source.display());
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("espctl-{name}-"))
+        .tempdir()
+        .expect("tempdir");
+    copy_tree(&source, dir.path());
+    dir
+}
+
+/// Copies the files and directories under `from` into `to` (created if needed).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&source, &target);
+        } else {
+            std::fs::copy(&source, &target)
+                .unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        }
+    }
+}
+
+fn peers_required() -> bool {
+    std::env::var("ESPCTL_REQUIRE_PEERS").as_deref() == Ok("1")
+}
+
+/// A Python that can `import kconfgen` (esp-idf-kconfig): `$IDF_PYTHON`, else `python3` on PATH.
+pub fn kconfgen_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("IDF_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let works = Command::new(&candidate)
+        .args(["-c", "import kconfgen"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    works.then_some(candidate)
+}
+
+/// The environment the stand-in ESP-IDF's `export.sh` sets up (IDF_PATH, PATH with the stand-in cross tools and
+/// the Python environment first, IDF_PYTHON_ENV_PATH, ESP_IDF_VERSION), found by sourcing it in bash with
+/// `IDF_PYTHON` pointing at a Python that has kconfgen.
+///
+/// `None`, after a message, when CMake, Ninja, bash or such a Python is missing: the caller skips its test.
+/// With `ESPCTL_REQUIRE_PEERS=1` a missing peer is a failure instead.
+pub fn standin_env() -> Option<Vec<(String, String)>> {
+    let skip = |what: &str| -> Option<Vec<(String, String)>> {
+        if peers_required() {
+            panic!("ESPCTL_REQUIRE_PEERS=1 but {what}");
+        }
+        eprintln!("skipping: {what}");
+        None
+    };
+    if !cmake_and_ninja_available() {
+        return skip("cmake or ninja is not installed");
+    }
+    let Some(python) = kconfgen_python() else {
+        return skip("no Python with esp-idf-kconfig (kconfgen) was found: set IDF_PYTHON");
+    };
+    let export = standin_idf_path().join("export.sh");
+    let script = format!(
+        ". '{}' >/dev/null && printf '%s\\0' \"$IDF_PATH\" \"$PATH\" \"$IDF_PYTHON_ENV_PATH\" \"$ESP_IDF_VERSION\"",
+        export.display()
+    );
+    let out = match Command::new("bash")
+        .args(["-c", &script])
+        .env("IDF_PYTHON", &python)
+        .env_remove("IDF_PATH")
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => return skip("bash is not installed"),
+    };
+    assert!(
+        out.status.success(),
+        "sourcing {} failed:\n{}",
+        export.display(),
+        describe(&out)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8 environment");
+    let values: Vec<&str> = text.split('\0').collect();
+    let names = ["IDF_PATH", "PATH", "IDF_PYTHON_ENV_PATH", "ESP_IDF_VERSION"];
+    Some(
+        names
+            .iter()
+            .zip(values)
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+    )
+}
