@@ -8,8 +8,8 @@
 //! component's objects into `build/<component>/lib<component>.a` and links them into
 //! `build/<PROJECT_NAME>.elf` (plus `.bin` and `.map`).
 //!
-//! This module reproduces those decisions with its own evaluator of the Make language
-//! ([`eval`]), so a plan can say which components are built, from which directories, into which
+//! This module reproduces those decisions with its own evaluator of the Make language (the `eval`
+//! submodule), so a plan can say which components are built, from which directories, into which
 //! objects, and what `make clean` would delete.
 //!
 //! # The rules followed
@@ -42,10 +42,26 @@
 //! (`IDF_PATH`, `PROJECT_PATH`, `PROJECT_NAME`, `BUILD_DIR_BASE`, `COMPONENTS`, ..., and whatever
 //! the project Makefile exports), the `CONFIG_*` values, `COMPONENT_PATH`, `COMPONENT_NAME` and
 //! `COMPONENT_BUILD_DIR`; its working directory is the component build directory (so a relative
-//! `$(wildcard)` looks there, as in Make). Relative `include`s resolve against the component
-//! directory. The project Makefile is read only up to the `include` of `project.mk`, with
+//! `$(wildcard)` looks there, as in Make). A relative `include` that Make would look for in that
+//! build directory is read from the component directory instead, with a warning that Make itself
+//! would not find it. The project Makefile is read only up to the `include` of `project.mk`, with
 //! `IDF_PATH` from the environment and no `CONFIG_*` values (project.mk reads the configuration
 //! later).
+//!
+//! # The build step
+//!
+//! One `make -j<N> all` in the project directory, plus `BUILD_DIR_BASE=<dir>` when the requested
+//! build directory is not the one the Makefile would use, with `IDF_PATH` and `BATCH_BUILD=1` (no
+//! terminal: IDF versions that know it create a missing `sdkconfig` non-interactively instead of
+//! starting menuconfig, and echo every command) added to the environment.
+//!
+//! # Not modelled
+//!
+//! `$(shell ...)` and `!=` are not run (they expand to nothing, with a warning). The targets, flags
+//! and clean steps `Makefile.projbuild` files add to the top-level pass (the IDF's bootloader,
+//! partition table and linker-script generation among them) are not evaluated; each such file is a
+//! warning. Variables of the daemon's environment other than `IDF_PATH`, Make's built-in defaults
+//! (`CC`, `CFLAGS`, ...) and `COMPONENT_INCLUDES` are not visible to the makefiles read here.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
