@@ -44,6 +44,11 @@ pub fn build_module(daemon: Arc<Daemon>) -> RpcModule<Daemon> {
             m::BuildCancel::NAME => call::<m::BuildCancel, _, _>(&mut module, build_cancel),
             m::BuildLogRead::NAME => call::<m::BuildLogRead, _, _>(&mut module, build_log_read),
             m::BuildRustElf::NAME => call::<m::BuildRustElf, _, _>(&mut module, build_rust_elf),
+            m::GenerateBuildPlan::NAME => {
+                call::<m::GenerateBuildPlan, _, _>(&mut module, generate_build_plan)
+            }
+            m::GetCleanPlan::NAME => call::<m::GetCleanPlan, _, _>(&mut module, get_clean_plan),
+            m::SetTarget::NAME => call::<m::SetTarget, _, _>(&mut module, set_target),
             m::BuildLog::NAME => {
                 subscription::<m::BuildLog, _, _>(&mut module, spec.kind, build_log)
             }
@@ -500,6 +505,66 @@ async fn build_rust_elf(
             Err(err)
         }
     }
+}
+
+/// Whether builds use ccache: ESP-IDF's IDF_CCACHE_ENABLE semantics (0 disables it), and only when
+/// ccache is on the caller's PATH.
+pub fn ccache_enabled(env: &std::collections::BTreeMap<String, String>) -> bool {
+    env.get("IDF_CCACHE_ENABLE").map(String::as_str) != Some("0")
+        && crate::build::env::which("ccache", env).is_some()
+}
+
+fn plan_context(
+    _d: &Daemon,
+    env: &std::collections::BTreeMap<String, String>,
+) -> crate::project::planner::PlanContext<'static> {
+    crate::project::planner::PlanContext {
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        idf_paths: Vec::new(),
+        default_idf_version: None,
+        history: &|_, _, _| None,
+        ccache: ccache_enabled(env),
+    }
+}
+
+async fn generate_build_plan(
+    d: Arc<Daemon>,
+    p: espctl_protocol::plan::BuildPlanParams,
+) -> Result<espctl_protocol::plan::BuildPlan, DaemonError> {
+    let ctx = plan_context(&d, &p.env);
+    let planner = d.planner.clone();
+    tokio::task::spawn_blocking(move || planner.plan(&p, &ctx))
+        .await
+        .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
+}
+
+async fn get_clean_plan(
+    d: Arc<Daemon>,
+    p: espctl_protocol::plan::CleanPlanParams,
+) -> Result<espctl_protocol::plan::CleanPlan, DaemonError> {
+    let planner = d.planner.clone();
+    tokio::task::spawn_blocking(move || planner.clean_plan(&p))
+        .await
+        .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
+}
+
+async fn set_target(
+    _d: Arc<Daemon>,
+    p: espctl_protocol::plan::SetTargetParams,
+) -> Result<espctl_protocol::plan::SetTargetResult, DaemonError> {
+    use crate::project::config as project_config;
+    let project_dir = crate::project::planner::project_dir(&p.path)?;
+    crate::project::detect::detect(&project_dir)?;
+    let target = crate::project::target::validate(&p.target, true)?;
+    let (toml, _) = project_config::load_espctl_toml(&project_dir)
+        .map_err(|e| DaemonError::new(e.code(), e.to_string()))?;
+    project_config::set_default_target(&project_dir, &target)
+        .map_err(|e| DaemonError::new(e.code(), e.to_string()))?;
+    Ok(espctl_protocol::plan::SetTargetResult {
+        target,
+        config_file: project_dir.join(".espctl.toml").display().to_string(),
+        previous: toml.default_target,
+    })
 }
 
 fn bundle_error(e: bundle::BundleError) -> DaemonError {

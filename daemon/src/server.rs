@@ -40,6 +40,8 @@ pub struct Daemon {
     pub activity: Activity,
     /// Every method name served, aliases included (for `daemon.info`).
     pub method_names: Vec<String>,
+    /// The project planner and its caches.
+    pub planner: Arc<crate::project::planner::Planner>,
 }
 
 /// What the idle timeout looks at.
@@ -324,6 +326,7 @@ pub async fn serve(
         shutdown: external_stop.clone(),
         activity: Activity::default(),
         method_names,
+        planner: Arc::new(crate::project::planner::Planner::new()),
     });
     daemon.activity.touch();
     let module = crate::rpc::build_module(daemon.clone());

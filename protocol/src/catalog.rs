@@ -173,6 +173,46 @@ static CATALOG: &[MethodSpec] = &[
         MethodKind::Call,
         Audience::Tool,
     ),
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::GenerateBuildPlan>(
+            &[],
+            "Tell what a build of the project at `path` would do, without running it and without writing \
+             anything: recipe_id, the resolved ESP-IDF version and install, target (and which rule chose it), \
+             profile, build_dir, command_pipeline (each step's argv, cwd, env and why it is needed), \
+             expected_artifacts, components (with declared requirements, sources, include dirs), build_order, \
+             warnings and errors, exactness (`configured` from fresh build metadata, else `estimated`) and \
+             estimated_duration_secs. Same inputs as `build` (target, profile, idf_version, clean, params). \
+             Use it to review a build before starting it, or to answer questions about the project's \
+             components; `errors` non-empty means `build` would fail.",
+            MethodKind::Call,
+            Audience::Tool,
+        )
+    },
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::GetCleanPlan>(
+            &[],
+            "Tell what `idf.py clean` (scope `clean`: the build outputs Ninja knows, generator outputs kept) \
+             or `idf.py fullclean` (scope `fullclean`: the whole build directory's contents) would delete \
+             for the project at `path`, without deleting anything: would_delete (paths relative to the \
+             project), total_files and total_bytes. A fullclean of a directory that is not a CMake build \
+             directory is refused with the reason.",
+            MethodKind::Call,
+            Audience::Tool,
+        )
+    },
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::SetTarget>(
+            &[],
+            "Record the project's default target chip in `<path>/.espctl.toml` (default_target). \
+             Configuration only: nothing is built or reconfigured (use `set_target.run` for idf.py \
+             set-target). Later plans and builds without an explicit target use it.",
+            MethodKind::Call,
+            Audience::Tool,
+        )
+    },
 ];
 
 /// Every method, in a stable order.

@@ -157,7 +157,7 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
             if main.exists() {
                 c.add_dir(&main, ComponentSource::Project, &search.exclude_dirs);
             }
-            let mut add_extra = |c: &mut Collector, problems: &mut Vec<SearchProblem>| {
+            let add_extra = |c: &mut Collector, problems: &mut Vec<SearchProblem>| {
                 for dir in &search.extra_component_dirs {
                     let dir = absolute(project, dir);
                     if !dir.exists() {

@@ -79,7 +79,7 @@ pub struct SearchConfig {
 /// Every install visible from the caller's environment, best candidates first, without duplicates.
 pub fn find_installs(env: &BTreeMap<String, String>, config: &SearchConfig) -> Vec<Install> {
     let mut found: Vec<Install> = Vec::new();
-    let mut push = |found: &mut Vec<Install>, install: Install| {
+    let push = |found: &mut Vec<Install>, install: Install| {
         let canon = std::fs::canonicalize(&install.path).unwrap_or_else(|_| install.path.clone());
         if found
             .iter()
@@ -329,10 +329,30 @@ pub const NO_INSTALL_HINT: &str = "no ESP-IDF install was found (looked at IDF_P
 /// architecture (5.0+) or the target (before) is appended to them. None when the file cannot be read.
 pub fn common_requirements(idf_path: &Path, target: &str) -> Option<Vec<String>> {
     let text = std::fs::read_to_string(idf_path.join("tools/cmake/build.cmake")).ok()?;
+    // The variable that feeds the property: `idf_build_set_property(__COMPONENT_REQUIRES_COMMON "${X}")`.
+    let var = text
+        .match_indices("__COMPONENT_REQUIRES_COMMON")
+        .find_map(|(i, _)| {
+            let rest = text[i + "__COMPONENT_REQUIRES_COMMON".len()..].trim_start();
+            let rest = rest.strip_prefix('"').unwrap_or(rest);
+            let inner = rest.strip_prefix("${")?;
+            let end = inner.find('}')?;
+            let after = &inner[end + 1..];
+            let after = after.trim_start_matches('"').trim_start();
+            // The initial set, not an APPEND.
+            after.starts_with(')').then(|| inner[..end].to_string())
+        })?;
+    let needle = format!("set({var}");
     let mut lists: Vec<(bool, Vec<String>)> = Vec::new();
     let mut from = 0;
-    while let Some(found) = text[from..].find("set(requires_common") {
+    while let Some(found) = text[from..].find(&needle) {
         let pos = from + found;
+        let args_start = pos + needle.len();
+        from = args_start;
+        // `set(requires_common_extra ...)` is another variable.
+        if !text[args_start..].starts_with(|c: char| c.is_whitespace()) {
+            continue;
+        }
         let before = &text[..pos];
         // The branch the statement sits in: inside `if(... linux ...)` unless an `else(` came after it.
         let in_linux_branch = match (before.rfind("if(\""), before.rfind("else(")) {
@@ -341,7 +361,6 @@ pub fn common_requirements(idf_path: &Path, target: &str) -> Option<Vec<String>>
             }
             _ => false,
         };
-        let args_start = pos + "set(requires_common".len();
         let end = args_start + text[args_start..].find(')')?;
         let names: Vec<String> = text[args_start..end]
             .split_whitespace()
@@ -358,10 +377,21 @@ pub fn common_requirements(idf_path: &Path, target: &str) -> Option<Vec<String>>
         .or_else(|| lists.iter().find(|(linux, _)| !linux))
         .map(|(_, l)| l.clone())?;
     if !want_linux {
-        if text.contains("__COMPONENT_REQUIRES_COMMON ${arch} APPEND") {
-            list.push(arch_component(target).to_string());
-        } else if text.contains("__COMPONENT_REQUIRES_COMMON ${target} APPEND") {
-            list.push(target.to_string());
+        // What is appended later: the architecture (5.0 and later) or the target (before).
+        let appended = text
+            .match_indices("__COMPONENT_REQUIRES_COMMON ${")
+            .find_map(|(i, _)| {
+                let rest = &text[i + "__COMPONENT_REQUIRES_COMMON ${".len()..];
+                let end = rest.find('}')?;
+                rest[end + 1..]
+                    .trim_start()
+                    .starts_with("APPEND")
+                    .then(|| rest[..end].to_ascii_lowercase())
+            });
+        match appended.as_deref() {
+            Some(v) if v.contains("arch") => list.push(arch_component(target).to_string()),
+            Some(v) if v.contains("target") => list.push(target.to_string()),
+            _ => {}
         }
     }
     Some(list)
@@ -489,7 +519,7 @@ mod tests {
         std::fs::create_dir_all(t.path().join("tools/cmake")).unwrap();
         std::fs::write(
             t.path().join("tools/cmake/build.cmake"),
-            "function(__build_init idf_path)\n    if(\"${target}\" STREQUAL \"linux\")\n        set(requires_common freertos log linux)\n    else()\n        set(requires_common cxx newlib\n                     freertos log)\n    endif()\nendfunction()\nidf_build_set_property(__COMPONENT_REQUIRES_COMMON ${arch} APPEND)\n",
+            "function(__build_init idf_path)\n    if(\"${target}\" STREQUAL \"linux\")\n        set(requires_common freertos log linux)\n        idf_build_set_property(__COMPONENT_REQUIRES_COMMON \"${requires_common}\")\n    else()\n        set(requires_common cxx newlib\n                     freertos log)\n        idf_build_set_property(__COMPONENT_REQUIRES_COMMON \"${requires_common}\")\n    endif()\nendfunction()\nidf_build_set_property(__COMPONENT_REQUIRES_COMMON ${arch} APPEND)\n",
         )
         .unwrap();
         assert_eq!(

@@ -9,3 +9,4 @@ pub mod detect;
 pub mod target;
 pub mod metadata;
 pub mod pipeline;
+pub mod planner;
