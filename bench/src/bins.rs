@@ -60,14 +60,14 @@ pub fn own_profile() -> &'static str {
     }
 }
 
-/// The directory of this executable, leaving `deps/` when run as a test binary.
+/// The directory of this executable, leaving `deps/` (test binaries) or `examples/`.
 fn own_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dir = exe
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    if dir.ends_with("deps") {
+    if dir.ends_with("deps") || dir.ends_with("examples") {
         dir.pop();
     }
     Ok(dir)

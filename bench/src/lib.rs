@@ -4,12 +4,13 @@
 //! - [`scenarios`]: the registry, one module per area (`rpc`, `cli`, `lifecycle`, `bundle`);
 //! - [`harness`]: what a scenario is and returns, and the context it runs in;
 //! - [`daemon`], [`rpc`], [`echo`]: real daemons on temp sockets, clients, the raw-socket baseline;
-//! - [`stats`]: percentiles over sorted samples;
+//! - [`stats`]: percentiles over sorted samples; [`cpu`]: where the CPU time went;
 //! - [`report`]: the table and the JSON.
 //!
 //! Real figures need release builds: `cargo build --release --workspace && target/release/espctl-bench`.
 
 pub mod bins;
+pub mod cpu;
 pub mod daemon;
 pub mod echo;
 pub mod harness;

@@ -109,6 +109,7 @@ fn daemon_idle_rss(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         CONCURRENT_CLIENTS,
         per_client,
         warmup,
+        None,
     )?;
     // The clients are gone once the load returns; let the daemon notice and go idle.
     settle(IDLE_SETTLE);

@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use espctl_protocol::{TaskInfo, TaskStatus};
 use jsonrpsee::core::client::{Client, ClientT};
 
+use crate::cpu;
 use crate::echo::{self, EchoClient, EchoServer};
 use crate::harness::{Ctx, Figure, Goal, Outcome, Scenario, Unit};
 use crate::rpc::{task_params, ws_client};
@@ -75,12 +76,13 @@ fn status_roundtrip(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let warm = ctx.warm()?;
     let socket = warm.daemon.socket().to_path_buf();
     let task_id = warm.task_id.clone();
+    let daemon_pid = warm.daemon.pid()?;
 
     // The CLI's shape: a current-thread runtime, the client's I/O task on the same thread.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (ours, base, sizes) = rt.block_on(async {
+    let (ours, base, sizes, cpu) = rt.block_on(async {
         let client = ws_client(&socket).await?;
         let (req_len, resp_len) = probe(&client, &task_id).await?;
         let server = EchoServer::start(resp_len)?;
@@ -95,16 +97,22 @@ fn status_roundtrip(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         let mut ours = Vec::with_capacity(n);
         let mut base = Vec::with_capacity(n);
         let per_block = n.div_ceil(BLOCKS);
+        // The client runs on this thread alone; the daemon is idle while the echo runs.
+        let mut client_cpu = Duration::ZERO;
+        let daemon_cpu_before = cpu::process(daemon_pid)?;
         while ours.len() < n {
             let count = per_block.min(n - ours.len());
+            let cpu_before = cpu::this_thread();
             for _ in 0..count {
                 let start = Instant::now();
                 status(&client, &task_id).await?;
                 ours.push(nanos(start.elapsed()));
             }
+            client_cpu += cpu::this_thread().saturating_sub(cpu_before);
             base.extend(echo_client.timed(count)?);
         }
-        anyhow::Ok((ours, base, (req_len, resp_len)))
+        let daemon_cpu = cpu::process(daemon_pid)?.saturating_sub(daemon_cpu_before);
+        anyhow::Ok((ours, base, (req_len, resp_len), (client_cpu, daemon_cpu)))
     })?;
     let ours = Samples::from_nanos(ours);
     let base = Samples::from_nanos(base);
@@ -126,6 +134,13 @@ fn status_roundtrip(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         )
         .detail("calls", n)
         .detail("warmup_calls", warmup)
+        .detail("client_cpu_us_per_call", cpu::us_per_call(cpu.0, n))
+        .detail("daemon_cpu_us_per_call", cpu::us_per_call(cpu.1, n))
+        .note(format!(
+            "status-roundtrip: CPU per call: daemon {:.1} µs, client {:.1} µs",
+            cpu::us_per_call(cpu.1, n),
+            cpu::us_per_call(cpu.0, n)
+        ))
         .detail("request_bytes", sizes.0)
         .detail("response_bytes", sizes.1)
         .detail("ours", ours.summary_json())
@@ -136,6 +151,10 @@ fn status_roundtrip(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
 pub struct LoadResult {
     pub samples: Vec<u64>,
     pub wall: Duration,
+    /// CPU time of the whole bench process (the clients) during the timed part.
+    pub client_cpu: Duration,
+    /// CPU time of the daemon during the timed part, when its pid was given.
+    pub daemon_cpu: Option<Duration>,
 }
 
 impl LoadResult {
@@ -145,7 +164,8 @@ impl LoadResult {
 }
 
 /// `clients` WebSocket clients calling `build.status` on `task_id` `per_client` times each, all
-/// released together after `warmup` untimed calls each. Runs on `rt`.
+/// released together after `warmup` untimed calls each. Runs on `rt`. With `daemon_pid`, the
+/// daemon's CPU time over the timed part is read too.
 pub fn concurrent_status_load(
     rt: &tokio::runtime::Runtime,
     socket: &Path,
@@ -153,6 +173,7 @@ pub fn concurrent_status_load(
     clients: usize,
     per_client: usize,
     warmup: usize,
+    daemon_pid: Option<u32>,
 ) -> anyhow::Result<LoadResult> {
     rt.block_on(async {
         let task_id: Arc<str> = task_id.into();
@@ -183,13 +204,23 @@ pub fn concurrent_status_load(
         }
         gate.wait().await;
         let start = Instant::now();
+        let client_cpu_before = cpu::this_process();
+        let daemon_cpu_before = daemon_pid.map(cpu::process).transpose()?;
         let mut samples = Vec::with_capacity(clients * per_client);
         for t in tasks {
             samples.extend(t.await.context("a client task panicked")??);
         }
+        let wall = start.elapsed();
+        let client_cpu = cpu::this_process().saturating_sub(client_cpu_before);
+        let daemon_cpu = match (daemon_pid, daemon_cpu_before) {
+            (Some(pid), Some(before)) => Some(cpu::process(pid)?.saturating_sub(before)),
+            _ => None,
+        };
         Ok(LoadResult {
             samples,
-            wall: start.elapsed(),
+            wall,
+            client_cpu,
+            daemon_cpu,
         })
     })
 }
@@ -200,6 +231,7 @@ fn concurrent_64(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
     let warm = ctx.warm()?;
     let socket = warm.daemon.socket().to_path_buf();
     let task_id = warm.task_id.clone();
+    let daemon_pid = warm.daemon.pid()?;
 
     let (req_len, resp_len) = ctx.rt.block_on(async {
         let client = ws_client(&socket).await?;
@@ -212,6 +244,7 @@ fn concurrent_64(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         CONCURRENT_CLIENTS,
         per_client,
         warmup,
+        Some(daemon_pid),
     )?;
     let server = EchoServer::start(resp_len)?;
     let (base_samples, base_wall) = echo::concurrent(
@@ -222,13 +255,13 @@ fn concurrent_64(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         warmup,
     )?;
     drop(server);
-    let base = LoadResult {
-        samples: base_samples,
-        wall: base_wall,
-    };
-    let (ours_tp, base_tp) = (ours.throughput(), base.throughput());
+    let base_tp = base_samples.len() as f64 / base_wall.as_secs_f64().max(1e-9);
+    let ours_tp = ours.throughput();
+    let calls = ours.samples.len();
+    let client_cpu = cpu::us_per_call(ours.client_cpu, calls);
+    let daemon_cpu = ours.daemon_cpu.map(|c| cpu::us_per_call(c, calls));
     let ours_s = Samples::from_nanos(ours.samples);
-    let base_s = Samples::from_nanos(base.samples);
+    let base_s = Samples::from_nanos(base_samples);
     Ok(Outcome::default()
         .figure(Figure::time(
             "p50",
@@ -257,7 +290,16 @@ fn concurrent_64(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         .detail("request_bytes", req_len)
         .detail("response_bytes", resp_len)
         .detail("ours_wall_ms", ours.wall.as_secs_f64() * 1e3)
-        .detail("baseline_wall_ms", base.wall.as_secs_f64() * 1e3)
+        .detail("baseline_wall_ms", base_wall.as_secs_f64() * 1e3)
+        .detail("client_cpu_us_per_call", client_cpu)
+        .detail("daemon_cpu_us_per_call", daemon_cpu)
+        .note(format!(
+            "concurrent-64: CPU per call: daemon {}, the 64 clients {client_cpu:.1} µs (all on the \
+             same cores); mean latency = clients / throughput",
+            daemon_cpu
+                .map(|c| format!("{c:.1} µs"))
+                .unwrap_or_else(|| "unknown".into())
+        ))
         .detail("ours", ours_s.summary_json())
         .detail("baseline", base_s.summary_json()))
 }
