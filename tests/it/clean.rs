@@ -362,3 +362,57 @@ fn fullclean_refusals_and_nothing_to_clean() {
     assert!(matches!(err, CleanError::BuildDirContainsProject { .. }));
     assert_eq!(err.code(), ErrorCode::Config);
 }
+
+/// Times our clean plan against `ninja -n -t clean` on a ~20,000-file build tree. Ignored by
+/// default (building the tree compiles 10,000 sources); run with
+/// `cargo test --release -p espctl-tests --test it clean_plan_timing -- --ignored --nocapture`.
+/// Set `ESPCTL_LARGE_TREE` to a directory to build the tree there once and reuse it.
+#[test]
+#[ignore]
+fn clean_plan_timing_on_a_large_tree() {
+    require_tools!();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::env::var_os("ESPCTL_LARGE_TREE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let project = root.join("large");
+    let build = project.join("build");
+    if !build.join("build.ninja").exists() || !build.join("app").exists() {
+        std::fs::create_dir_all(&root).unwrap();
+        espctl_tests::make_large_cmake_build(&root, 10_000);
+    }
+    let files = tree_snapshot(&build).values().filter(|e| !e.is_dir).count();
+    eprintln!("build tree: {files} files");
+
+    let best = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let mut plan = None;
+    let ours = best(&mut || plan = Some(clean_plan(&project, &build, CleanScope::Clean).unwrap()));
+    let mut listed = 0;
+    let ninja = best(&mut || listed = ninja_dry_run_clean(&build).len());
+    let plan = plan.unwrap();
+    let parse = best(&mut || {
+        espctld::ninja::Manifest::load(&build).unwrap();
+    });
+    let candidates = best(&mut || {
+        let mut m = espctld::ninja::Manifest::load(&build).unwrap();
+        let mut reader = espctld::ninja::manifest::DiskReader { dir: build.clone() };
+        espctld::ninja::clean::clean_all(&mut m, false, &mut reader).unwrap();
+    });
+    eprintln!("parsing build.ninja: {parse:?}; with clean candidates: {candidates:?}");
+    eprintln!(
+        "clean plan: {} entries, {} files, {} bytes in {ours:?}; ninja -n -t clean: {listed} paths in {ninja:?}",
+        plan.would_delete.len(),
+        plan.total_files,
+        plan.total_bytes
+    );
+    assert_eq!(plan.would_delete.len(), listed);
+}

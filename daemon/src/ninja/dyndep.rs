@@ -12,7 +12,7 @@
 //! cleaned too.
 
 use super::canon::canonicalize;
-use super::eval::EvalString;
+use super::eval::Tok;
 use super::lexer::{Lexer, ParseError, Token};
 use super::manifest::{
     EdgeId, FileReader, Manifest, NodeId, expect_token, io_message, parse_let, parse_version,
@@ -34,7 +34,7 @@ pub fn parse(
     contents: &[u8],
 ) -> Result<Vec<Dyndeps>, ParseError> {
     let text = String::from_utf8_lossy(contents);
-    let mut lexer = Lexer::new(filename, text.as_bytes());
+    let mut lexer = Lexer::new(filename, &text);
     let mut have_version = false;
     let mut result: Vec<Dyndeps> = Vec::new();
     loop {
@@ -51,7 +51,8 @@ pub fn parse(
                 if have_version {
                     return Err(lexer.error(format!("unexpected {}", Token::Ident.name())));
                 }
-                let (name, value) = parse_let(&mut lexer)?;
+                let mut value = Vec::new();
+                let name = parse_let(&mut lexer, &mut value)?;
                 if name != "ninja_dyndep_version" {
                     return Err(lexer.error("expected 'ninja_dyndep_version = ...'"));
                 }
@@ -77,9 +78,13 @@ pub fn parse(
 }
 
 /// A dyndep file has no variables: references evaluate to nothing.
-fn plain(e: &EvalString) -> String {
+fn plain(toks: &[Tok<'_>]) -> String {
     let mut s = String::new();
-    let _ = e.evaluate_with::<()>(&mut s, |_, _| Ok(()));
+    for t in toks {
+        if let Tok::Text(t) = t {
+            s.push_str(t);
+        }
+    }
     s
 }
 
@@ -88,9 +93,8 @@ fn parse_edge(
     lexer: &mut Lexer<'_>,
     seen: &[Dyndeps],
 ) -> Result<Dyndeps, ParseError> {
-    let mut out0 = EvalString::default();
-    lexer.read_path(&mut out0)?;
-    if out0.is_empty() {
+    let mut out0 = Vec::new();
+    if !lexer.read_path(&mut out0)? {
         return Err(lexer.error("expected path"));
     }
     let path = plain(&out0);
@@ -104,9 +108,7 @@ fn parse_edge(
     if seen.iter().any(|d| d.edge == edge) {
         return Err(lexer.error(format!("multiple statements for '{path}'")));
     }
-    let mut out = EvalString::default();
-    lexer.read_path(&mut out)?;
-    if !out.is_empty() {
+    if lexer.read_path(&mut Vec::new())? {
         return Err(lexer.error("explicit outputs not supported"));
     }
     let mut outs = Vec::new();
@@ -117,9 +119,7 @@ fn parse_edge(
     if lexer.read_ident() != Some("dyndep") {
         return Err(lexer.error("expected build command name 'dyndep'"));
     }
-    let mut input = EvalString::default();
-    lexer.read_path(&mut input)?;
-    if !input.is_empty() {
+    if lexer.read_path(&mut Vec::new())? {
         return Err(lexer.error("explicit inputs not supported"));
     }
     let mut ins = Vec::new();
@@ -132,13 +132,14 @@ fn parse_edge(
     expect_token(lexer, Token::Newline)?;
     let mut restat = false;
     if lexer.peek_token(Token::Indent) {
-        let (key, value) = parse_let(lexer)?;
+        let mut value = Vec::new();
+        let key = parse_let(lexer, &mut value)?;
         if key != "restat" {
             return Err(lexer.error("binding is not 'restat'"));
         }
         restat = !plain(&value).is_empty();
     }
-    let mut node_list = |list: Vec<EvalString>| -> Result<Vec<NodeId>, ParseError> {
+    let mut node_list = |list: Vec<Vec<Tok<'_>>>| -> Result<Vec<NodeId>, ParseError> {
         let mut nodes = Vec::with_capacity(list.len());
         for e in list {
             let p = plain(&e);
@@ -159,11 +160,10 @@ fn parse_edge(
     })
 }
 
-fn read_paths(lexer: &mut Lexer<'_>, into: &mut Vec<EvalString>) -> Result<(), ParseError> {
+fn read_paths<'a>(lexer: &mut Lexer<'a>, into: &mut Vec<Vec<Tok<'a>>>) -> Result<(), ParseError> {
     loop {
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e)?;
-        if e.is_empty() {
+        let mut e = Vec::new();
+        if !lexer.read_path(&mut e)? {
             return Ok(());
         }
         into.push(e);

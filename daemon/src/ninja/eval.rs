@@ -18,6 +18,14 @@ pub enum Piece {
     Var(String),
 }
 
+/// A piece of a string as the lexer reads it, borrowed from the file: text (escapes already
+/// resolved) or a variable reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
 /// A string with `$var` references not yet evaluated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvalString {
@@ -25,6 +33,18 @@ pub struct EvalString {
 }
 
 impl EvalString {
+    /// An owned copy of lexer pieces (adjacent text merged).
+    pub fn from_toks(toks: &[Tok<'_>]) -> EvalString {
+        let mut e = EvalString::default();
+        for t in toks {
+            match t {
+                Tok::Text(s) => e.add_text(s),
+                Tok::Var(v) => e.add_var(v),
+            }
+        }
+        e
+    }
+
     pub fn add_text(&mut self, text: &str) {
         if let Some(Piece::Text(last)) = self.pieces.last_mut() {
             last.push_str(text);

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use super::eval::EvalString;
+use super::eval::Tok;
 
 /// A token of Ninja's manifest grammar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,16 +103,18 @@ fn is_simple_varname(c: u8) -> bool {
 /// Ninja's lexer over one file's bytes. The end of the input, like a NUL byte in it, is end of file.
 pub struct Lexer<'a> {
     filename: String,
+    text: &'a str,
     input: &'a [u8],
     ofs: usize,
     last_token: Option<usize>,
 }
 
 impl<'a> Lexer<'a> {
-    pub fn new(filename: &str, input: &'a [u8]) -> Lexer<'a> {
+    pub fn new(filename: &str, text: &'a str) -> Lexer<'a> {
         Lexer {
             filename: filename.to_string(),
-            input,
+            text,
+            input: text.as_bytes(),
             ofs: 0,
             last_token: None,
         }
@@ -312,22 +314,23 @@ impl<'a> Lexer<'a> {
         }
         self.ofs = p;
         self.eat_whitespace();
-        // Variable names are ASCII.
-        Some(std::str::from_utf8(&self.input[start..p]).unwrap_or(""))
+        Some(&self.text[start..p])
     }
 
-    /// Read a path: stops, without consuming it, at an unescaped space, `:`, `|` or newline.
-    /// An empty result means there was no path.
-    pub fn read_path(&mut self, out: &mut EvalString) -> Result<(), ParseError> {
-        self.read_eval_string(out, true)
+    /// Read a path, appending its pieces to `out`: stops, without consuming it, at an unescaped
+    /// space, `:`, `|` or newline. Returns false when there was no path (nothing appended).
+    pub fn read_path(&mut self, out: &mut Vec<Tok<'a>>) -> Result<bool, ParseError> {
+        let before = out.len();
+        self.read_eval_string(out, true)?;
+        Ok(out.len() > before)
     }
 
     /// Read the value of `name = value`, up to and including the end of the line.
-    pub fn read_var_value(&mut self, out: &mut EvalString) -> Result<(), ParseError> {
+    pub fn read_var_value(&mut self, out: &mut Vec<Tok<'a>>) -> Result<(), ParseError> {
         self.read_eval_string(out, false)
     }
 
-    fn read_eval_string(&mut self, eval: &mut EvalString, path: bool) -> Result<(), ParseError> {
+    fn read_eval_string(&mut self, eval: &mut Vec<Tok<'a>>, path: bool) -> Result<(), ParseError> {
         let mut p = self.ofs;
         let mut start;
         loop {
@@ -338,15 +341,15 @@ impl<'a> Lexer<'a> {
                     let d = self.at(p + 1);
                     match d {
                         b'$' => {
-                            eval.add_text("$");
+                            eval.push(Tok::Text("$"));
                             p += 2;
                         }
                         b' ' => {
-                            eval.add_text(" ");
+                            eval.push(Tok::Text(" "));
                             p += 2;
                         }
                         b':' => {
-                            eval.add_text(":");
+                            eval.push(Tok::Text(":"));
                             p += 2;
                         }
                         b'\n' => {
@@ -367,7 +370,7 @@ impl<'a> Lexer<'a> {
                                 r += 1;
                             }
                             if r > p + 2 && self.at(r) == b'}' {
-                                eval.add_var(self.str_at(p + 2, r));
+                                eval.push(Tok::Var(self.str_at(p + 2, r)));
                                 p = r + 1;
                             } else {
                                 self.last_token = Some(start);
@@ -381,7 +384,7 @@ impl<'a> Lexer<'a> {
                             while is_simple_varname(self.at(r)) {
                                 r += 1;
                             }
-                            eval.add_var(self.str_at(p + 1, r));
+                            eval.push(Tok::Var(self.str_at(p + 1, r)));
                             p = r;
                         }
                         _ => {
@@ -410,13 +413,13 @@ impl<'a> Lexer<'a> {
                     if c == b'\n' {
                         break;
                     }
-                    eval.add_text(if c == b' ' {
+                    eval.push(Tok::Text(if c == b' ' {
                         " "
                     } else if c == b':' {
                         ":"
                     } else {
                         "|"
-                    });
+                    }));
                 }
                 0 => {
                     self.last_token = Some(start);
@@ -427,7 +430,7 @@ impl<'a> Lexer<'a> {
                     while !matches!(self.at(r), b'$' | b' ' | b':' | b'\r' | b'\n' | b'|' | 0) {
                         r += 1;
                     }
-                    eval.add_text(self.str_at(p, r));
+                    eval.push(Tok::Text(self.str_at(p, r)));
                     p = r;
                 }
             }
@@ -440,20 +443,19 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// The input between two offsets that the lexer found at ASCII boundaries.
+    /// The input between two offsets the lexer found at ASCII bytes (so at character boundaries).
     fn str_at(&self, from: usize, to: usize) -> &'a str {
-        let bytes = &self.input[from..to.min(self.input.len())];
-        // The manifest is checked to be UTF-8 before lexing, and token boundaries are ASCII bytes.
-        std::str::from_utf8(bytes).unwrap_or_default()
+        &self.text[from..to.min(self.text.len())]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ninja::eval::EvalString;
 
     fn tokens(input: &str) -> Vec<Token> {
-        let mut lexer = Lexer::new("input", input.as_bytes());
+        let mut lexer = Lexer::new("input", input);
         let mut out = Vec::new();
         loop {
             let t = lexer.read_token();
@@ -498,7 +500,7 @@ mod tests {
 
     #[test]
     fn tabs_are_rejected_with_ninjas_message() {
-        let mut lexer = Lexer::new("input", b"\tfoo\n");
+        let mut lexer = Lexer::new("input", "\tfoo\n");
         assert_eq!(lexer.read_token(), Token::Error);
         assert_eq!(
             lexer.describe_last_error(),
@@ -508,43 +510,40 @@ mod tests {
 
     #[test]
     fn eval_strings_and_escapes() {
-        let mut lexer = Lexer::new("input", b"a$ b$:c$$d$\n   e ${v.x}f $v.x g|h\n");
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e).unwrap();
-        assert_eq!(e.serialize(), "[a b:c$de]");
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e).unwrap();
-        assert_eq!(e.serialize(), "[$v.x][f]");
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e).unwrap();
-        assert_eq!(e.serialize(), "[$v][.x]");
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e).unwrap();
-        assert_eq!(e.serialize(), "[g]");
+        let mut lexer = Lexer::new("input", "a$ b$:c$$d$\n   e ${v.x}f $v.x g|h\n");
+        let path = |lexer: &mut Lexer<'_>| {
+            let mut toks = Vec::new();
+            assert!(lexer.read_path(&mut toks).unwrap());
+            EvalString::from_toks(&toks).serialize()
+        };
+        assert_eq!(path(&mut lexer), "[a b:c$de]");
+        assert_eq!(path(&mut lexer), "[$v.x][f]");
+        assert_eq!(path(&mut lexer), "[$v][.x]");
+        assert_eq!(path(&mut lexer), "[g]");
         assert_eq!(lexer.read_token(), Token::Pipe);
+        assert_eq!(path(&mut lexer), "[h]");
+        // At the newline: no more paths.
+        assert!(!lexer.read_path(&mut Vec::new()).unwrap());
     }
 
     #[test]
     fn var_values_keep_spaces_colons_and_pipes() {
-        let mut lexer = Lexer::new("input", b"a b: c | d $\n    e\nnext");
-        let mut e = EvalString::default();
-        lexer.read_var_value(&mut e).unwrap();
-        assert_eq!(e.serialize(), "[a b: c | d e]");
+        let mut lexer = Lexer::new("input", "a b: c | d $\n    e\nnext");
+        let mut toks = Vec::new();
+        lexer.read_var_value(&mut toks).unwrap();
+        assert_eq!(EvalString::from_toks(&toks).serialize(), "[a b: c | d e]");
         assert_eq!(lexer.read_token(), Token::Ident);
     }
 
     #[test]
     fn bad_escape_is_located() {
-        let mut lexer = Lexer::new("build.ninja", b"x = 1\ny = a$!b\n");
+        let mut lexer = Lexer::new("build.ninja", "x = 1\ny = a$!b\n");
         assert_eq!(lexer.read_token(), Token::Ident);
         assert_eq!(lexer.read_token(), Token::Equals);
-        let mut e = EvalString::default();
-        lexer.read_var_value(&mut e).unwrap();
+        lexer.read_var_value(&mut Vec::new()).unwrap();
         assert_eq!(lexer.read_token(), Token::Ident);
         assert_eq!(lexer.read_token(), Token::Equals);
-        let err = lexer
-            .read_var_value(&mut EvalString::default())
-            .unwrap_err();
+        let err = lexer.read_var_value(&mut Vec::new()).unwrap_err();
         assert_eq!(err.line, 2);
         assert_eq!(
             err.to_string(),
@@ -554,10 +553,8 @@ mod tests {
 
     #[test]
     fn eof_inside_a_value_is_an_error() {
-        let mut lexer = Lexer::new("input", b"foo");
-        let err = lexer
-            .read_var_value(&mut EvalString::default())
-            .unwrap_err();
+        let mut lexer = Lexer::new("input", "foo");
+        let err = lexer.read_var_value(&mut Vec::new()).unwrap_err();
         assert_eq!(err.message, "unexpected EOF");
     }
 }

@@ -7,10 +7,12 @@
 //! recognises an absolute and a relative name of the same file.
 
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::canon::canonicalize;
-use super::eval::{EvalString, Piece, RuleId, Scope, ScopeId};
+use super::canon::{canonicalize, is_canonical};
+use super::eval::{EvalString, Piece, RuleId, Scope, ScopeId, Tok};
 use super::hash::FastMap;
 use super::lexer::{Lexer, ParseError, Token};
 
@@ -46,7 +48,7 @@ impl PoolId {
 /// A file (or a phony name) of the build graph.
 #[derive(Debug, Clone)]
 pub struct Node {
-    path: Box<str>,
+    path: Arc<str>,
     in_edge: Option<EdgeId>,
     out_edges: Vec<EdgeId>,
     validation_out_edges: Vec<EdgeId>,
@@ -150,7 +152,8 @@ pub struct Edge {
     /// Whether the statement has its own variables (Ninja then gives it a scope of its own; without
     /// any, variables of the enclosing scope take precedence over the rule's, as in Ninja).
     own_env: bool,
-    bindings: Vec<(Box<str>, Box<str>)>,
+    /// The edge's own variables: a range of [`Manifest`]'s variable store.
+    bindings: Range<u32>,
     /// Explicit outputs, then implicit ones.
     pub outputs: Vec<NodeId>,
     pub implicit_outs: usize,
@@ -196,18 +199,6 @@ impl Edge {
 
     pub fn is_phony(&self) -> bool {
         self.rule == RuleId::PHONY
-    }
-
-    /// The edge's own variables (`build ...` followed by indented `name = value` lines), evaluated.
-    pub fn own_bindings(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.bindings.iter().map(|(k, v)| (&**k, &**v))
-    }
-
-    fn own_binding(&self, name: &str) -> Option<&str> {
-        self.bindings
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| &**v)
     }
 
     /// Ninja's heuristic for the self-referencing phony edges old CMake versions wrote.
@@ -318,7 +309,12 @@ pub struct Manifest {
     pools: Vec<Pool>,
     scopes: Vec<Scope>,
     defaults: Vec<NodeId>,
-    paths: FastMap<Box<str>, NodeId>,
+    paths: FastMap<Arc<str>, NodeId>,
+    /// Edge variables: (key, value range in `var_text`), edges own contiguous ranges.
+    vars: Vec<(u32, Range<u32>)>,
+    var_keys: Vec<Box<str>>,
+    var_key_ids: FastMap<Box<str>, u32>,
+    var_text: String,
     files: Vec<String>,
     required_version: Option<String>,
     warnings: Vec<String>,
@@ -355,6 +351,10 @@ impl Manifest {
             scopes: vec![root],
             defaults: Vec::new(),
             paths: FastMap::default(),
+            vars: Vec::new(),
+            var_keys: Vec::new(),
+            var_key_ids: FastMap::default(),
+            var_text: String::new(),
             files: Vec::new(),
             required_version: None,
             warnings: Vec::new(),
@@ -475,6 +475,29 @@ impl Manifest {
         self.lookup(&canonicalize(path))
     }
 
+    /// An edge's own variables (`build ...` followed by indented `name = value` lines), evaluated,
+    /// in the order written (a repeated name: the last one counts).
+    pub fn edge_own_bindings(&self, edge: EdgeId) -> impl Iterator<Item = (&str, &str)> {
+        let r = self.edges[edge.index()].bindings.clone();
+        self.vars[r.start as usize..r.end as usize]
+            .iter()
+            .map(|(k, v)| {
+                (
+                    &*self.var_keys[*k as usize],
+                    &self.var_text[v.start as usize..v.end as usize],
+                )
+            })
+    }
+
+    fn own_binding(&self, edge: &Edge, name: &str) -> Option<&str> {
+        let r = edge.bindings.clone();
+        self.vars[r.start as usize..r.end as usize]
+            .iter()
+            .rev()
+            .find(|(k, _)| &*self.var_keys[*k as usize] == name)
+            .map(|(_, v)| &self.var_text[v.start as usize..v.end as usize])
+    }
+
     /// A top-level variable (root scope).
     pub fn var(&self, name: &str) -> Option<&str> {
         self.scopes[0].own_var(name)
@@ -549,14 +572,7 @@ impl Manifest {
         self.new_node(canonical_path.into())
     }
 
-    fn get_node_owned(&mut self, canonical_path: String) -> NodeId {
-        if let Some(&id) = self.paths.get(canonical_path.as_str()) {
-            return id;
-        }
-        self.new_node(canonical_path.into_boxed_str())
-    }
-
-    fn new_node(&mut self, path: Box<str>) -> NodeId {
+    fn new_node(&mut self, path: Arc<str>) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
         self.paths.insert(path.clone(), id);
         self.nodes.push(Node {
@@ -605,7 +621,7 @@ impl Manifest {
             pool: PoolId::DEFAULT,
             scope: ScopeId::ROOT,
             own_env: false,
-            bindings: Vec::new(),
+            bindings: 0..0,
             outputs: vec![node],
             implicit_outs: 0,
             inputs: Vec::new(),
@@ -681,32 +697,44 @@ impl Manifest {
         self.edge_var(edge, "dyndep", Escape::None)
     }
 
-    /// Evaluate `value` in a plain scope (no edge).
-    fn eval_in_scope(&self, value: &EvalString, scope: ScopeId, out: &mut String) {
-        let _ = value.evaluate_with::<()>(out, |name, out| {
-            if let Some(v) = self.lookup_var(scope, name) {
-                out.push_str(v);
+    /// Evaluate lexer pieces in a plain scope (no edge).
+    fn eval_in_scope(&self, toks: &[Tok<'_>], scope: ScopeId, out: &mut String) {
+        for t in toks {
+            match *t {
+                Tok::Text(t) => out.push_str(t),
+                Tok::Var(name) => {
+                    if let Some(v) = self.lookup_var(scope, name) {
+                        out.push_str(v);
+                    }
+                }
             }
-            Ok(())
-        });
+        }
     }
 
     /// Evaluate a path of a `build` line: the edge's own variables, then the scope chain.
-    fn eval_in_edge_scope(
-        &self,
-        value: &EvalString,
-        bindings: &[(Box<str>, Box<str>)],
-        scope: ScopeId,
-        out: &mut String,
-    ) {
-        let _ = value.evaluate_with::<()>(out, |name, out| {
-            if let Some((_, v)) = bindings.iter().find(|(k, _)| &**k == name) {
-                out.push_str(v);
-            } else if let Some(v) = self.lookup_var(scope, name) {
-                out.push_str(v);
+    fn eval_in_edge_scope(&self, toks: &[Tok<'_>], edge: &Edge, out: &mut String) {
+        for t in toks {
+            match *t {
+                Tok::Text(t) => out.push_str(t),
+                Tok::Var(name) => {
+                    if let Some(v) = self.own_binding(edge, name) {
+                        out.push_str(v);
+                    } else if let Some(v) = self.lookup_var(edge.scope, name) {
+                        out.push_str(v);
+                    }
+                }
             }
-            Ok(())
-        });
+        }
+    }
+
+    fn intern_var_key(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.var_key_ids.get(key) {
+            return id;
+        }
+        let id = self.var_keys.len() as u32;
+        self.var_keys.push(key.into());
+        self.var_key_ids.insert(key.into(), id);
+        id
     }
 }
 
@@ -767,7 +795,7 @@ impl<'a> EdgeEnv<'a> {
         let m = self.m;
         // The edge's environment: its own scope if it has variables, else the enclosing scope.
         let parent = if edge.own_env {
-            if let Some(v) = edge.own_binding(var) {
+            if let Some(v) = m.own_binding(edge, var) {
                 out.push_str(v);
                 return Ok(());
             }
@@ -853,6 +881,35 @@ struct Parser<'r> {
     options: ParseOptions,
 }
 
+/// Reusable buffers for one file's statements.
+struct Scratch<'a> {
+    toks: Vec<Tok<'a>>,
+    /// Token ranges of the paths of the current `build` line.
+    spans: Vec<Range<usize>>,
+    path: String,
+}
+
+impl<'a> Scratch<'a> {
+    fn new() -> Scratch<'a> {
+        Scratch {
+            toks: Vec::new(),
+            spans: Vec::new(),
+            path: String::new(),
+        }
+    }
+
+    /// Read paths until there are no more, recording their token ranges.
+    fn read_paths(&mut self, lexer: &mut Lexer<'a>) -> Result<(), ParseError> {
+        loop {
+            let start = self.toks.len();
+            if !lexer.read_path(&mut self.toks)? {
+                return Ok(());
+            }
+            self.spans.push(start..self.toks.len());
+        }
+    }
+}
+
 impl Parser<'_> {
     fn parse_file(
         &mut self,
@@ -862,20 +919,25 @@ impl Parser<'_> {
     ) -> Result<(), ParseError> {
         self.m.files.push(filename.to_string());
         // Ninja works on bytes; paths that are not UTF-8 are replaced rather than refused.
-        let text = String::from_utf8_lossy(contents);
-        let mut lexer = Lexer::new(filename, text.as_bytes());
+        let text = match std::str::from_utf8(contents) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(contents),
+        };
+        let mut lexer = Lexer::new(filename, &text);
+        let mut scratch = Scratch::new();
         loop {
             let token = lexer.read_token();
             match token {
                 Token::Pool => self.parse_pool(&mut lexer, scope)?,
-                Token::Build => self.parse_edge(&mut lexer, scope)?,
+                Token::Build => self.parse_edge(&mut lexer, scope, &mut scratch)?,
                 Token::Rule => self.parse_rule(&mut lexer, scope)?,
                 Token::Default => self.parse_default(&mut lexer, scope)?,
                 Token::Ident => {
                     lexer.unread_token();
-                    let (name, value) = parse_let(&mut lexer)?;
+                    let mut toks = Vec::new();
+                    let name = parse_let(&mut lexer, &mut toks)?;
                     let mut evaluated = String::new();
-                    self.m.eval_in_scope(&value, scope, &mut evaluated);
+                    self.m.eval_in_scope(&toks, scope, &mut evaluated);
                     if name == "ninja_required_version" {
                         self.m.required_version = Some(evaluated.clone());
                     }
@@ -903,10 +965,11 @@ impl Parser<'_> {
         }
         let mut depth: Option<i64> = None;
         while lexer.peek_token(Token::Indent) {
-            let (key, value) = parse_let(lexer)?;
+            let mut toks = Vec::new();
+            let key = parse_let(lexer, &mut toks)?;
             if key == "depth" {
                 let mut s = String::new();
-                self.m.eval_in_scope(&value, scope, &mut s);
+                self.m.eval_in_scope(&toks, scope, &mut s);
                 let d = atol(&s);
                 if d < 0 {
                     return Err(lexer.error("invalid pool depth"));
@@ -939,9 +1002,10 @@ impl Parser<'_> {
             bindings: Vec::new(),
         };
         while lexer.peek_token(Token::Indent) {
-            let (key, value) = parse_let(lexer)?;
+            let mut toks = Vec::new();
+            let key = parse_let(lexer, &mut toks)?;
             if Rule::is_reserved_binding(key) {
-                rule.set(key, value);
+                rule.set(key, EvalString::from_toks(&toks));
             } else {
                 return Err(lexer.error(format!("unexpected variable '{key}'")));
             }
@@ -962,14 +1026,13 @@ impl Parser<'_> {
     }
 
     fn parse_default(&mut self, lexer: &mut Lexer<'_>, scope: ScopeId) -> Result<(), ParseError> {
-        let mut eval = EvalString::default();
-        lexer.read_path(&mut eval)?;
-        if eval.is_empty() {
+        let mut toks = Vec::new();
+        if !lexer.read_path(&mut toks)? {
             return Err(lexer.error("expected target name"));
         }
         loop {
             let mut path = String::new();
-            self.m.eval_in_scope(&eval, scope, &mut path);
+            self.m.eval_in_scope(&toks, scope, &mut path);
             if path.is_empty() {
                 return Err(lexer.error("empty path"));
             }
@@ -978,24 +1041,50 @@ impl Parser<'_> {
                 Some(node) => self.m.defaults.push(node),
                 None => return Err(lexer.error(format!("unknown target '{path}'"))),
             }
-            eval.clear();
-            lexer.read_path(&mut eval)?;
-            if eval.is_empty() {
+            toks.clear();
+            if !lexer.read_path(&mut toks)? {
                 break;
             }
         }
         expect_token(lexer, Token::Newline)
     }
 
-    fn parse_edge(&mut self, lexer: &mut Lexer<'_>, scope: ScopeId) -> Result<(), ParseError> {
-        let mut outs: Vec<EvalString> = Vec::new();
-        read_paths(lexer, &mut outs)?;
-        let explicit_outs = outs.len();
-        if lexer.peek_token(Token::Pipe) {
-            read_paths(lexer, &mut outs)?;
+    /// Evaluate the path at `span` for `edge` into `scratch.path`, canonicalised. False if empty.
+    fn eval_path(&self, edge: &Edge, scratch: &mut Scratch<'_>, span: Range<usize>) -> bool {
+        let toks = &scratch.toks[span];
+        scratch.path.clear();
+        if let [Tok::Text(t)] = toks {
+            scratch.path.push_str(t);
+        } else if edge.own_env {
+            self.m.eval_in_edge_scope(toks, edge, &mut scratch.path);
+        } else {
+            self.m.eval_in_scope(toks, edge.scope, &mut scratch.path);
         }
-        let mut implicit_outs = outs.len() - explicit_outs;
-        if outs.is_empty() {
+        if scratch.path.is_empty() {
+            return false;
+        }
+        if !is_canonical(&scratch.path) {
+            scratch.path = canonicalize(&scratch.path);
+        }
+        true
+    }
+
+    fn parse_edge<'a>(
+        &mut self,
+        lexer: &mut Lexer<'a>,
+        scope: ScopeId,
+        scratch: &mut Scratch<'a>,
+    ) -> Result<(), ParseError> {
+        scratch.toks.clear();
+        scratch.spans.clear();
+        scratch.read_paths(lexer)?;
+        let explicit_outs = scratch.spans.len();
+        if lexer.peek_token(Token::Pipe) {
+            scratch.read_paths(lexer)?;
+        }
+        let n_outs = scratch.spans.len();
+        let mut implicit_outs = n_outs - explicit_outs;
+        if n_outs == 0 {
             return Err(lexer.error("expected path"));
         }
         expect_token(lexer, Token::Colon)?;
@@ -1006,37 +1095,41 @@ impl Parser<'_> {
             return Err(lexer.error(format!("unknown build rule '{rule_name}'")));
         };
 
-        let mut ins: Vec<EvalString> = Vec::new();
-        read_paths(lexer, &mut ins)?;
-        let explicit = ins.len();
+        scratch.read_paths(lexer)?;
+        let explicit = scratch.spans.len() - n_outs;
         if lexer.peek_token(Token::Pipe) {
-            read_paths(lexer, &mut ins)?;
+            scratch.read_paths(lexer)?;
         }
-        let implicit = ins.len() - explicit;
+        let implicit = scratch.spans.len() - n_outs - explicit;
         if lexer.peek_token(Token::Pipe2) {
-            read_paths(lexer, &mut ins)?;
+            scratch.read_paths(lexer)?;
         }
-        let order_only = ins.len() - explicit - implicit;
-        let mut validations: Vec<EvalString> = Vec::new();
+        let n_ins = scratch.spans.len() - n_outs;
+        let order_only = n_ins - explicit - implicit;
         if lexer.peek_token(Token::PipeAt) {
-            read_paths(lexer, &mut validations)?;
+            scratch.read_paths(lexer)?;
         }
+        let n_validations = scratch.spans.len() - n_outs - n_ins;
         expect_token(lexer, Token::Newline)?;
 
-        let mut bindings: Vec<(Box<str>, Box<str>)> = Vec::new();
+        // The edge's own variables, evaluated in the enclosing scope.
+        let vars_start = self.m.vars.len() as u32;
         let own_env = lexer.peek_token(Token::Indent);
         let mut has_indent = own_env;
+        let mut value_toks = Vec::new();
         while has_indent {
-            let (key, value) = parse_let(lexer)?;
-            let mut v = String::new();
-            self.m.eval_in_scope(&value, scope, &mut v);
-            if let Some(slot) = bindings.iter_mut().find(|(k, _)| &**k == key) {
-                slot.1 = v.into_boxed_str();
-            } else {
-                bindings.push((key.into(), v.into_boxed_str()));
-            }
+            value_toks.clear();
+            let key = parse_let(lexer, &mut value_toks)?;
+            let key = self.m.intern_var_key(key);
+            scratch.path.clear();
+            self.m.eval_in_scope(&value_toks, scope, &mut scratch.path);
+            let start = self.m.var_text.len() as u32;
+            self.m.var_text.push_str(&scratch.path);
+            let end = self.m.var_text.len() as u32;
+            self.m.vars.push((key, start..end));
             has_indent = lexer.peek_token(Token::Indent);
         }
+        let vars_end = self.m.vars.len() as u32;
 
         let edge_id = EdgeId(self.m.edges.len() as u32);
         self.m.edges.push(Edge {
@@ -1044,8 +1137,8 @@ impl Parser<'_> {
             pool: PoolId::DEFAULT,
             scope,
             own_env,
-            bindings,
-            outputs: Vec::with_capacity(outs.len()),
+            bindings: vars_start..vars_end,
+            outputs: Vec::new(),
             implicit_outs: 0,
             inputs: Vec::new(),
             implicit_deps: 0,
@@ -1056,38 +1149,28 @@ impl Parser<'_> {
             generated_by_dep_loader: false,
         });
 
+        // `pool` is looked up before the edge has inputs and outputs, as in Ninja.
         let pool_name = self
             .m
             .edge_binding(edge_id, "pool")
             .map_err(|e| lexer.error(e.to_string()))?;
+        // Taken out while its paths are added (the manifest is borrowed for evaluation).
+        let mut edge = self.m.edges.pop().expect("just pushed");
         if !pool_name.is_empty() {
             match self.m.pools.iter().position(|p| p.name == pool_name) {
-                Some(i) => self.m.edges[edge_id.index()].pool = PoolId(i as u32),
+                Some(i) => edge.pool = PoolId(i as u32),
                 None => return Err(lexer.error(format!("unknown pool name '{pool_name}'"))),
             }
         }
+        edge.outputs.reserve_exact(n_outs);
+        edge.inputs.reserve_exact(n_ins);
+        edge.validations.reserve_exact(n_validations);
 
-        let edge_env_vars = std::mem::take(&mut self.m.edges[edge_id.index()].bindings);
-        let eval_path = |m: &Manifest, e: &EvalString| -> String {
-            if let Some(plain) = e.as_plain() {
-                return plain.to_string();
-            }
-            let mut s = String::new();
-            if own_env {
-                m.eval_in_edge_scope(e, &edge_env_vars, scope, &mut s);
-            } else {
-                m.eval_in_scope(e, scope, &mut s);
-            }
-            s
-        };
-
-        for (i, out) in outs.iter().enumerate() {
-            let path = eval_path(&self.m, out);
-            if path.is_empty() {
+        for i in 0..n_outs {
+            if !self.eval_path(&edge, scratch, scratch.spans[i].clone()) {
                 return Err(lexer.error("empty path"));
             }
-            let path = canonicalize_owned(path);
-            let node = self.m.get_node_owned(path);
+            let node = self.m.get_node(&scratch.path);
             let n = &mut self.m.nodes[node.index()];
             n.generated_by_dep_loader = false;
             if let Some(other) = n.in_edge {
@@ -1099,57 +1182,47 @@ impl Parser<'_> {
                     };
                     return Err(lexer.error(msg));
                 }
-                self.m.warnings.push(format!(
+                let msg = format!(
                     "multiple rules generate {}. builds involving this target will not be correct; continuing anyway",
                     n.path
-                ));
+                );
+                self.m.warnings.push(msg);
                 if i >= explicit_outs {
                     implicit_outs -= 1;
                 }
                 continue;
             }
             n.in_edge = Some(edge_id);
-            self.m.edges[edge_id.index()].outputs.push(node);
+            edge.outputs.push(node);
         }
-
-        if self.m.edges[edge_id.index()].outputs.is_empty() {
+        if edge.outputs.is_empty() {
             // Every output is produced by an earlier statement: the edge is dropped.
-            self.m.edges.pop();
             return Ok(());
         }
 
-        let mut inputs = Vec::with_capacity(ins.len());
-        for input in &ins {
-            let path = eval_path(&self.m, input);
-            if path.is_empty() {
+        for i in n_outs..n_outs + n_ins {
+            if !self.eval_path(&edge, scratch, scratch.spans[i].clone()) {
                 return Err(lexer.error("empty path"));
             }
-            let node = self.m.get_node_owned(canonicalize_owned(path));
+            let node = self.m.get_node(&scratch.path);
             let n = &mut self.m.nodes[node.index()];
             n.generated_by_dep_loader = false;
             n.out_edges.push(edge_id);
-            inputs.push(node);
+            edge.inputs.push(node);
         }
-        let mut vals = Vec::with_capacity(validations.len());
-        for v in &validations {
-            let path = eval_path(&self.m, v);
-            if path.is_empty() {
+        for i in n_outs + n_ins..scratch.spans.len() {
+            if !self.eval_path(&edge, scratch, scratch.spans[i].clone()) {
                 return Err(lexer.error("empty path"));
             }
-            let node = self.m.get_node_owned(canonicalize_owned(path));
+            let node = self.m.get_node(&scratch.path);
             let n = &mut self.m.nodes[node.index()];
             n.generated_by_dep_loader = false;
             n.validation_out_edges.push(edge_id);
-            vals.push(node);
+            edge.validations.push(node);
         }
-
-        let edge = &mut self.m.edges[edge_id.index()];
-        edge.bindings = edge_env_vars;
         edge.implicit_outs = implicit_outs;
-        edge.inputs = inputs;
         edge.implicit_deps = implicit;
         edge.order_only_deps = order_only;
-        edge.validations = vals;
 
         if !self.options.phony_cycles_are_errors && edge.maybe_phonycycle_diagnostic() {
             let out = edge.outputs[0];
@@ -1162,13 +1235,14 @@ impl Parser<'_> {
                 ));
             }
         }
+        self.m.edges.push(edge);
 
         let dyndep = self
             .m
             .edge_dyndep_path(edge_id)
             .map_err(|e| lexer.error(e.to_string()))?;
         if !dyndep.is_empty() {
-            let dyndep = canonicalize_owned(dyndep);
+            let dyndep = canonicalize(&dyndep);
             let node = self.m.get_node(&dyndep);
             self.m.nodes[node.index()].dyndep_pending = true;
             let edge = &mut self.m.edges[edge_id.index()];
@@ -1186,10 +1260,10 @@ impl Parser<'_> {
         scope: ScopeId,
         new_scope: bool,
     ) -> Result<(), ParseError> {
-        let mut eval = EvalString::default();
-        lexer.read_path(&mut eval)?;
+        let mut toks = Vec::new();
+        lexer.read_path(&mut toks)?;
         let mut path = String::new();
-        self.m.eval_in_scope(&eval, scope, &mut path);
+        self.m.eval_in_scope(&toks, scope, &mut path);
         let contents = match self.reader.read(&path) {
             Ok(c) => c,
             Err(e) => {
@@ -1211,14 +1285,6 @@ impl Parser<'_> {
     }
 }
 
-fn canonicalize_owned(path: String) -> String {
-    if super::canon::is_canonical(&path) {
-        path
-    } else {
-        canonicalize(&path)
-    }
-}
-
 /// C's `atol`: leading spaces, an optional sign, digits; anything else ends the number.
 fn atol(s: &str) -> i64 {
     let s = s.trim_start();
@@ -1237,25 +1303,17 @@ fn atol(s: &str) -> i64 {
     if neg { -n } else { n }
 }
 
-fn read_paths(lexer: &mut Lexer<'_>, into: &mut Vec<EvalString>) -> Result<(), ParseError> {
-    loop {
-        let mut e = EvalString::default();
-        lexer.read_path(&mut e)?;
-        if e.is_empty() {
-            return Ok(());
-        }
-        into.push(e);
-    }
-}
-
-pub(crate) fn parse_let<'a>(lexer: &mut Lexer<'a>) -> Result<(&'a str, EvalString), ParseError> {
+/// `name = value`: returns the name, appends the value's pieces to `value`.
+pub(crate) fn parse_let<'a>(
+    lexer: &mut Lexer<'a>,
+    value: &mut Vec<Tok<'a>>,
+) -> Result<&'a str, ParseError> {
     let Some(key) = lexer.read_ident() else {
         return Err(lexer.error("expected variable name"));
     };
     expect_token(lexer, Token::Equals)?;
-    let mut value = EvalString::default();
-    lexer.read_var_value(&mut value)?;
-    Ok((key, value))
+    lexer.read_var_value(value)?;
+    Ok(key)
 }
 
 pub(crate) fn expect_token(lexer: &mut Lexer<'_>, expected: Token) -> Result<(), ParseError> {

@@ -9,6 +9,7 @@ pub mod canon;
 pub mod clean;
 pub mod depfile;
 pub mod deps_log;
+pub mod dirty;
 pub mod dyndep;
 pub mod eval;
 pub mod hash;

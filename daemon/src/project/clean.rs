@@ -1051,3 +1051,325 @@ pub mod clean_script {
         Ok(files)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::clean_script::remove_list;
+    use super::*;
+
+    #[test]
+    fn clean_script_as_cmake_3_17_and_later_write_it() {
+        let text = r#"# Additional clean files
+cmake_minimum_required(VERSION 3.16)
+
+if("${CONFIG}" STREQUAL "" OR "${CONFIG}" STREQUAL "")
+  file(REMOVE_RECURSE
+  "dirclean.txt"
+  "extra.txt"
+  "/abs/extradir"
+  )
+endif()
+"#;
+        assert_eq!(
+            remove_list(text, "").unwrap(),
+            [
+                ("dirclean.txt".to_string(), true),
+                ("extra.txt".to_string(), true),
+                ("/abs/extradir".to_string(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn clean_script_per_configuration() {
+        let text = r#"# Additional clean files
+cmake_minimum_required(VERSION 3.16)
+
+if("${CONFIG}" STREQUAL "" OR "${CONFIG}" STREQUAL "Debug")
+  file(REMOVE_RECURSE
+  "debug.txt"
+  )
+endif()
+
+if("${CONFIG}" STREQUAL "" OR "${CONFIG}" STREQUAL "Release")
+  file(REMOVE_RECURSE
+  "release.txt"
+  )
+endif()
+"#;
+        let names = |config: &str| -> Vec<String> {
+            remove_list(text, config)
+                .unwrap()
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()
+        };
+        assert_eq!(names("Debug"), ["debug.txt"]);
+        assert_eq!(names("Release"), ["release.txt"]);
+        assert_eq!(names(""), ["debug.txt", "release.txt"]);
+        assert!(names("MinSizeRel").is_empty());
+    }
+
+    #[test]
+    fn clean_script_older_format_escapes_and_else() {
+        // CMake before 3.17: no condition. Quoted escapes as EscapeForCMake writes them.
+        let text = "# Additional clean files\n\nfile(REMOVE_RECURSE\n  \"a \\\"q\\\" \\\\ \\$x\"\n  \
+                    unquoted;list\n  \"\"\n)\nif(NOT \"${CONFIG}\" STREQUAL \"x\" AND \"a\" STREQUAL \"a\")\n  \
+                    file(REMOVE only-files)\nelse()\n  file(REMOVE_RECURSE never)\nendif()\n";
+        assert_eq!(
+            remove_list(text, "").unwrap(),
+            [
+                ("a \"q\" \\ $x".to_string(), true),
+                ("unquoted".to_string(), true),
+                ("list".to_string(), true),
+                ("only-files".to_string(), false),
+            ]
+        );
+        let text = "if(\"${CONFIG}\" STREQUAL \"x\")\nfile(REMOVE_RECURSE a)\nelseif(\"${CONFIG}\" \
+                    STREQUAL \"y\")\nfile(REMOVE_RECURSE b)\nelse()\nfile(REMOVE_RECURSE c)\nendif()\n";
+        assert_eq!(remove_list(text, "y").unwrap(), [("b".to_string(), true)]);
+        assert_eq!(remove_list(text, "z").unwrap(), [("c".to_string(), true)]);
+    }
+
+    #[test]
+    fn clean_script_refuses_what_it_does_not_understand() {
+        for (text, message) in [
+            ("message(hi)\n", "unexpected command message()"),
+            ("file(WRITE x y)\n", "unexpected file() operation"),
+            ("if(EXISTS x)\nendif()\n", "unsupported if() condition"),
+            (
+                "file(REMOVE_RECURSE ${OTHER})\n",
+                "unexpected variable ${OTHER}",
+            ),
+            ("if(\"a\" STREQUAL \"a\")\n", "if() without endif()"),
+            ("endif()\n", "endif() without if()"),
+            ("file(REMOVE_RECURSE \"x\"\n", "unterminated file("),
+        ] {
+            let err = remove_list(text, "").unwrap_err();
+            assert!(err.contains(message), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn shell_words_split_like_sh() {
+        assert_eq!(
+            shell_words("/usr/bin/ninja -f 'a b.ninja' -t clean x\\ y \"q\\\"z\" && echo"),
+            [
+                "/usr/bin/ninja",
+                "-f",
+                "a b.ninja",
+                "-t",
+                "clean",
+                "x y",
+                "q\"z",
+                "echo"
+            ]
+        );
+    }
+
+    /// A hand-written build directory exercising Ninja's clean rules without CMake.
+    fn synthetic_build() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let project = root.join("proj");
+        let build = project.join("build");
+        std::fs::create_dir_all(build.join("CMakeFiles/obj.dir")).unwrap();
+        let b = build.display();
+        let manifest = format!(
+            "cmake_ninja_workdir = {b}/
+rule cc
+  command = cc -c $in -o $out
+  depfile = $out.d
+  deps = gcc
+rule link
+  command = ld @$out.rsp -o $out
+  rspfile = $out.rsp
+  rspfile_content = $in
+rule gen
+  command = cmake
+  generator = 1
+rule custom
+  command = $COMMAND
+rule CLEAN_ADDITIONAL
+  command = /usr/bin/cmake -DCONFIG=$CONFIG -P CMakeFiles/clean_additional.cmake
+rule CLEAN
+  command = /usr/bin/ninja $FILE_ARG -t clean $TARGETS
+build CMakeFiles/obj.dir/a.o: cc ../a.c
+build CMakeFiles/obj.dir/b.o: cc ../b.c
+build app: link CMakeFiles/obj.dir/a.o CMakeFiles/obj.dir/b.o
+build build.ninja: gen ../CMakeLists.txt
+build gen.h | ${{cmake_ninja_workdir}}gen.h: custom
+  COMMAND = touch gen.h
+build outdir emptydir link missing: custom
+  COMMAND = mkdir
+build alias: phony app
+build ../in-source.c: custom
+  COMMAND = gen
+build swept/x.o: custom
+  COMMAND = x
+build CMakeFiles/clean.additional: CLEAN_ADDITIONAL
+build clean: CLEAN CMakeFiles/clean.additional
+"
+        );
+        let w = |rel: &str, text: &str| {
+            let p = build.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w("build.ninja", &manifest);
+        w(
+            "CMakeFiles/clean_additional.cmake",
+            "if(\"${CONFIG}\" STREQUAL \"\" OR \"${CONFIG}\" STREQUAL \"\")\n  file(REMOVE_RECURSE\n  \"swept\"\n  \"extra.txt\"\n  \"nothing-here\"\n  )\nendif()\n",
+        );
+        w("CMakeFiles/obj.dir/a.o", "aaaa");
+        w("CMakeFiles/obj.dir/a.o.d", "a.o: a.c");
+        w("app", "app");
+        w("app.rsp", "a.o b.o");
+        w("gen.h", "#define X");
+        w("outdir/inside", "keep me");
+        std::fs::create_dir_all(build.join("emptydir")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/target", build.join("link")).unwrap();
+        w("alias", "a file named like a phony target");
+        w("swept/x.o", "x");
+        w("swept/deeper/y", "yy");
+        w("extra.txt", "e");
+        std::fs::write(project.join("in-source.c"), "int x;").unwrap();
+        (tmp, project, build)
+    }
+
+    fn snapshot(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                let m = std::fs::symlink_metadata(e.path()).unwrap();
+                if m.is_dir() {
+                    stack.push(e.path());
+                }
+                out.push((e.path(), m.len(), m.modified().unwrap()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn clean_plan_follows_ninja_and_cmake_rules() {
+        let (tmp, project, build) = synthetic_build();
+        let before = snapshot(tmp.path());
+        let plan = clean_plan(&project, &build, CleanScope::Clean).unwrap();
+        assert_eq!(snapshot(tmp.path()), before, "planning wrote something");
+        assert_eq!(
+            plan.would_delete,
+            [
+                "build/CMakeFiles/obj.dir/a.o",
+                "build/CMakeFiles/obj.dir/a.o.d",
+                "build/app",
+                "build/app.rsp",
+                // Empty directory output: remove() takes it. `outdir` is not empty: it stays.
+                "build/emptydir/",
+                "build/extra.txt",
+                // Listed once although the manifest names it relative and absolute.
+                "build/gen.h",
+                // A dangling symlink is removed (remove() does not follow it).
+                "build/link",
+                // REMOVE_RECURSE takes the directory; the output inside is not listed again.
+                "build/swept/",
+                // An output outside the build directory is cleaned too.
+                "in-source.c",
+            ]
+        );
+        // Files: a.o a.o.d app app.rsp extra.txt gen.h link swept/x.o swept/deeper/y in-source.c.
+        assert_eq!(plan.total_files, 10);
+        let link_len = std::fs::symlink_metadata(build.join("link")).unwrap().len();
+        assert_eq!(
+            plan.total_bytes,
+            4 + 8 + 3 + 7 + 1 + 9 + link_len + 1 + 2 + 6
+        );
+
+        // delete_plan refuses the source file outside the build directory, before deleting anything.
+        let err = delete_plan(&project, &build, &plan).unwrap_err();
+        assert!(
+            matches!(&err, CleanError::OutsideBuildDir { paths, .. } if paths == &["in-source.c"]),
+            "{err}"
+        );
+        assert_eq!(snapshot(tmp.path()), before);
+
+        // Without it, everything listed goes, and only that.
+        let mut inside = plan.clone();
+        inside.would_delete.retain(|e| e != "in-source.c");
+        let report = delete_plan(&project, &build, &inside).unwrap();
+        assert_eq!(report.deleted, inside.would_delete);
+        assert_eq!(report.files_deleted, 9);
+        assert!(build.join("outdir/inside").exists() && build.join("alias").exists());
+        assert!(build.join("build.ninja").exists());
+        assert!(!build.join("swept").exists() && !build.join("emptydir").exists());
+        assert!(std::fs::symlink_metadata(build.join("link")).is_err());
+    }
+
+    #[test]
+    fn build_dir_outside_the_project_is_listed_absolute() {
+        let (_tmp, project, build) = synthetic_build();
+        let outside = project.parent().unwrap().join("out");
+        std::fs::rename(&build, &outside).unwrap();
+        // The manifest still names the old absolute paths; refer to the new place only.
+        let text = std::fs::read_to_string(outside.join("build.ninja"))
+            .unwrap()
+            .replace(&build.display().to_string(), &outside.display().to_string());
+        std::fs::write(outside.join("build.ninja"), text).unwrap();
+        let plan = clean_plan(&project, &outside, CleanScope::Clean).unwrap();
+        let o = outside.display().to_string();
+        assert!(plan.would_delete.contains(&format!("{o}/app")), "{plan:?}");
+        assert!(plan.would_delete.contains(&format!("{o}/swept/")));
+        // `../in-source.c` is now beside the project, not in it: it does not exist there...
+        assert!(!plan.would_delete.iter().any(|e| e.ends_with("in-source.c")));
+        // ...and once it does, it is listed by its absolute path.
+        let beside = project.parent().unwrap().join("in-source.c");
+        std::fs::write(&beside, "int y;").unwrap();
+        let plan = clean_plan(&project, &outside, CleanScope::Clean).unwrap();
+        assert!(plan.would_delete.contains(&beside.display().to_string()));
+        assert!(plan.would_delete.iter().all(|e| Path::new(e).is_absolute()));
+    }
+
+    #[test]
+    fn clean_without_a_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let project = tmp.path().join("p");
+        let build = project.join("build");
+        std::fs::create_dir_all(&build).unwrap();
+        std::fs::write(build.join("Makefile"), "all:\n").unwrap();
+        let err = clean_plan(&project, &build, CleanScope::Clean).unwrap_err();
+        assert!(matches!(err, CleanError::NotNinja { .. }));
+        assert_eq!(err.code(), ErrorCode::Config);
+        std::fs::write(build.join("build.ninja"), "build x: nope\n").unwrap();
+        let err = clean_plan(&project, &build, CleanScope::Clean).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown build rule 'nope'"),
+            "{err}"
+        );
+        assert_eq!(err.code(), ErrorCode::Config);
+    }
+
+    #[test]
+    fn fullclean_lists_top_level_entries() {
+        let (_tmp, project, build) = synthetic_build();
+        std::fs::write(build.join("CMakeCache.txt"), "# cache").unwrap();
+        let plan = clean_plan(&project, &build, CleanScope::Fullclean).unwrap();
+        assert!(plan.would_delete.contains(&"build/CMakeFiles/".to_string()));
+        assert!(
+            plan.would_delete
+                .contains(&"build/CMakeCache.txt".to_string())
+        );
+        assert!(plan.would_delete.contains(&"build/link".to_string()));
+        assert!(
+            plan.would_delete
+                .iter()
+                .all(|e| !e["build/".len()..].trim_end_matches('/').contains('/'))
+        );
+        let report = delete_plan(&project, &build, &plan).unwrap();
+        assert_eq!(report.files_deleted, plan.total_files);
+        assert_eq!(report.bytes_freed, plan.total_bytes);
+        assert_eq!(std::fs::read_dir(&build).unwrap().count(), 0);
+        assert!(project.join("in-source.c").exists());
+    }
+}
