@@ -82,14 +82,16 @@ pub struct BuildOverrides {
     pub jobs: Option<u32>,
 }
 
-/// The names of the caller-environment variables clients forward.
-pub const FORWARDED_ENV: [&str; 6] = [
+/// The names of the caller-environment variables clients forward (IDF_CCACHE_ENABLE too: ESP-IDF's
+/// switch for ccache).
+pub const FORWARDED_ENV: [&str; 7] = [
     "IDF_PATH",
     "IDF_TOOLS_PATH",
     "IDF_TARGET",
     "ESPPORT",
     "ESPBAUD",
     "PATH",
+    "IDF_CCACHE_ENABLE",
 ];
 
 /// Params of `generate_build_plan` (and, later, of `build`).
@@ -111,6 +113,8 @@ pub struct BuildPlanParams {
     pub clean: bool,
     #[serde(default)]
     pub params: BuildOverrides,
+    /// The caller's environment, the variables of [`FORWARDED_ENV`] (clients send them; the daemon
+    /// never uses its own environment for resolving the IDF, the target or tools).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 }
@@ -263,6 +267,8 @@ pub struct CleanPlanParams {
     pub profile: Option<Profile>,
     #[serde(default)]
     pub params: BuildOverrides,
+    /// The caller's environment, the variables of [`FORWARDED_ENV`] (clients send them; the daemon
+    /// never uses its own environment for resolving the IDF, the target or tools).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
 }

@@ -7,3 +7,4 @@ mod make;
 mod service_files;
 mod standin;
 mod tasks;
+mod plan;

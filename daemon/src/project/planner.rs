@@ -626,6 +626,36 @@ impl Planner {
                     sources.push(s);
                 }
             }
+            // Embedded files become generated assembly sources (`target_add_binary_data`).
+            if let Some(r) = &reg {
+                for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
+                    if let Some(name) = f.file_name() {
+                        let mut generated = name.to_os_string();
+                        generated.push(".S");
+                        let s = layout.build_dir.join(generated).display().to_string();
+                        if !sources.contains(&s) {
+                            sources.push(s);
+                        }
+                    }
+                }
+            }
+            // ... and so do direct `target_add_binary_data(${COMPONENT_LIB} <file> ...)` calls.
+            for cmd in eval
+                .recorded
+                .iter()
+                .filter(|c| c.name == "target_add_binary_data")
+            {
+                if cmd.args.first().map(String::as_str) == Some(&format!("__idf_{name}"))
+                    && let Some(name) = cmd.args.get(1).and_then(|f| Path::new(f).file_name())
+                {
+                    let mut generated = name.to_os_string();
+                    generated.push(".S");
+                    let s = layout.build_dir.join(generated).display().to_string();
+                    if !sources.contains(&s) {
+                        sources.push(s);
+                    }
+                }
+            }
             if reg.is_none() {
                 for lib in &eval.libraries {
                     sources.extend(lib.sources.iter().map(|p| p.display().to_string()));
