@@ -403,19 +403,6 @@ impl Planner {
             }
         }
 
-        // Kconfig files of every known component, then the configuration with their defaults.
-        let kconfig_files: Vec<PathBuf> = discovered
-            .iter()
-            .flat_map(|d| [d.dir.join("Kconfig"), d.dir.join("Kconfig.projbuild")])
-            .filter(|p| p.exists())
-            .collect();
-        let config =
-            self.config
-                .with_kconfig(config, &kconfig_files, idf_path.as_deref(), &target_name);
-        for w in &config.warnings {
-            warnings.push(w.clone());
-        }
-
         // Values every component evaluation starts from.
         let version = idf_version.unwrap_or(idf::IdfVersion {
             major: 5,
@@ -547,6 +534,33 @@ impl Planner {
             } else {
                 errors.push(diag_at(e.message.clone(), &e.file, None));
             }
+        }
+
+        // The configuration with the Kconfig files of the components in the build, in build order
+        // (ESP-IDF generates its configuration from those only), so unset symbols get their defaults.
+        let kconfig_files: Vec<PathBuf> = resolution
+            .build_order
+            .iter()
+            .filter_map(|n| discovered.iter().find(|d| &d.name == n))
+            .flat_map(|d| {
+                let reg = early.get(&d.name).and_then(|e| e.registration().cloned());
+                let kconfig = reg
+                    .as_ref()
+                    .and_then(|r| r.kconfig.clone())
+                    .unwrap_or_else(|| d.dir.join("Kconfig"));
+                let projbuild = reg
+                    .as_ref()
+                    .and_then(|r| r.kconfig_projbuild.clone())
+                    .unwrap_or_else(|| d.dir.join("Kconfig.projbuild"));
+                [kconfig, projbuild]
+            })
+            .filter(|p| p.is_file())
+            .collect();
+        let config =
+            self.config
+                .with_kconfig(config, &kconfig_files, idf_path.as_deref(), &target_name);
+        for w in &config.warnings {
+            warnings.push(w.clone());
         }
 
         // Processing pass for the components in the build: sources, include dirs, target checks.
