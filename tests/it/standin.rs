@@ -619,6 +619,27 @@ fn car_requirements_follow_requires_and_priv_requires() {
         );
     }
     assert!(!build_components.contains("main"));
+
+    // EXCLUDE_COMPONENTS takes components out of the request (here: "all components"). One that another
+    // component requires is built all the same (esp_phy requires nvs_flash).
+    let excluding = Project {
+        dir: dir.path().to_path_buf(),
+        build: dir.path().join("build-excluding"),
+        env: env.clone(),
+    };
+    let out = excluding.configure(
+        Some("esp32c3"),
+        &["-DEXCLUDE_COMPONENTS=console;esp-tls;http_parser;nvs_flash"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let build_components = string_set(&excluding.description()["build_components"]);
+    assert!(build_components.contains("car") && build_components.contains("main"));
+    for excluded in ["console", "esp-tls", "http_parser"] {
+        assert!(!build_components.contains(excluded), "{excluded} was built");
+    }
+    assert!(build_components.contains("nvs_flash"));
+    assert!(string_set(&project.description()["build_components"]).contains("console"));
 }
 
 #[test]
@@ -804,7 +825,8 @@ fn required_idf_targets_reject_other_targets() {
     let dir = copy_fixture("required-targets");
     let project = Project::new(dir.path(), &env);
     project.configure_ok(Some("esp32c3"));
-    project.build_ok();
+    let info = &project.description()["build_component_info"]["riscv_only"];
+    assert_eq!(info["type"], "LIBRARY");
 }
 
 #[test]
