@@ -941,6 +941,17 @@ fn sdkconfig_defaults_and_target_specific_defaults() {
         describe(&out)
     );
 
+    // ... and one that disagrees with the CMake cache of an existing build directory, too.
+    let out = project.configure(None, &[], &[("IDF_TARGET", "esp32s3")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(
+            "IDF_TARGET 'esp32c3' in CMake cache does not match currently selected IDF_TARGET 'esp32s3'"
+        ),
+        "{}",
+        describe(&out)
+    );
+
     // esp32s3, from scratch: its defaults file wins over the common one.
     let dir = copy_fixture("target-defaults");
     let project = Project::new(dir.path(), &env);
