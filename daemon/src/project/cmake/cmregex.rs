@@ -63,11 +63,19 @@ fn translate(pattern: &str) -> String {
             }
             '^' => {
                 let at_start = i == 0 || matches!(chars[i - 1], '(' | '|');
-                if at_start { out.push('^') } else { out.push_str("\\^") }
+                if at_start {
+                    out.push('^')
+                } else {
+                    out.push_str("\\^")
+                }
             }
             '$' => {
                 let at_end = i + 1 == chars.len() || matches!(chars[i + 1], ')' | '|');
-                if at_end { out.push('$') } else { out.push_str("\\$") }
+                if at_end {
+                    out.push('$')
+                } else {
+                    out.push_str("\\$")
+                }
             }
             '{' | '}' => {
                 out.push('\\');

@@ -19,19 +19,27 @@ fn keyword(arg: &Expanded, word: &str) -> bool {
 }
 
 fn reduced(value: bool) -> Expanded {
-    Expanded { value: if value { "1".into() } else { "0".into() }, quoted: true }
+    Expanded {
+        value: if value { "1".into() } else { "0".into() },
+        quoted: true,
+    }
 }
 
 /// CMake's true constants: 1, ON, YES, TRUE, Y (any case).
 pub(crate) fn is_on(value: &str) -> bool {
-    matches!(value.to_ascii_uppercase().as_str(), "1" | "ON" | "YES" | "TRUE" | "Y")
+    matches!(
+        value.to_ascii_uppercase().as_str(),
+        "1" | "ON" | "YES" | "TRUE" | "Y"
+    )
 }
 
 /// CMake's false constants: empty, 0, OFF, NO, FALSE, N, IGNORE, NOTFOUND, *-NOTFOUND (any case).
 pub(crate) fn is_off(value: &str) -> bool {
     let upper = value.to_ascii_uppercase();
-    matches!(upper.as_str(), "" | "0" | "OFF" | "NO" | "FALSE" | "N" | "IGNORE" | "NOTFOUND")
-        || upper.ends_with("-NOTFOUND")
+    matches!(
+        upper.as_str(),
+        "" | "0" | "OFF" | "NO" | "FALSE" | "N" | "IGNORE" | "NOTFOUND"
+    ) || upper.ends_with("-NOTFOUND")
 }
 
 /// C `strtod` over the whole string: Some when all of it is a number.
@@ -60,7 +68,11 @@ fn parse_double_prefix(s: &str) -> Option<(f64, usize)> {
         i += 1;
     }
     let rest = &s[i..];
-    let lower: String = rest.chars().take(8).collect::<String>().to_ascii_lowercase();
+    let lower: String = rest
+        .chars()
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
     let sign = if negative { -1.0 } else { 1.0 };
     if lower.starts_with("infinity") {
         return Some((sign * f64::INFINITY, i + 8));
@@ -116,7 +128,10 @@ fn parse_double_prefix(s: &str) -> Option<(f64, usize)> {
         }
     }
     let text = &s[start..j];
-    let value: f64 = text.parse().ok().or_else(|| text.trim_end_matches('.').parse().ok())?;
+    let value: f64 = text
+        .parse()
+        .ok()
+        .or_else(|| text.trim_end_matches('.').parse().ok())?;
     Some((value, j))
 }
 
@@ -148,7 +163,9 @@ pub(crate) fn version_compare(a: &str, b: &str) -> std::cmp::Ordering {
 fn read_unsigned(s: &[u8], mut k: usize) -> (u128, usize) {
     let mut value: u128 = 0;
     while let Some(d) = s.get(k).filter(|c| c.is_ascii_digit()) {
-        value = value.saturating_mul(10).saturating_add(u128::from(d - b'0'));
+        value = value
+            .saturating_mul(10)
+            .saturating_add(u128::from(d - b'0'));
         k += 1;
     }
     (value, k)
@@ -292,7 +309,9 @@ impl Interp<'_> {
             .strip_prefix("idf::")
             .or_else(|| name.strip_prefix("___idf_"))
             .or_else(|| name.strip_prefix("__idf_"));
-        let Some(component) = component else { return false };
+        let Some(component) = component else {
+            return false;
+        };
         if self.component_name() == Some(component) {
             return !self.out.registrations.is_empty() || self.out.cmake_library;
         }
@@ -301,7 +320,9 @@ impl Interp<'_> {
             return false;
         }
         match self.build_property("BUILD_COMPONENTS") {
-            Some(components) => expand::list_items(&components).iter().any(|c| c == component),
+            Some(components) => expand::list_items(&components)
+                .iter()
+                .any(|c| c == component),
             None => {
                 self.warn(format!(
                     "`if(TARGET {name})` cannot be answered without the list of build components; assumed false"
@@ -348,11 +369,17 @@ impl Interp<'_> {
                     let ord = l.as_bytes().cmp(r.as_bytes());
                     Some(compare(&op, ord))
                 }
-                "VERSION_LESS" | "VERSION_LESS_EQUAL" | "VERSION_GREATER" | "VERSION_GREATER_EQUAL"
+                "VERSION_LESS"
+                | "VERSION_LESS_EQUAL"
+                | "VERSION_GREATER"
+                | "VERSION_GREATER_EQUAL"
                 | "VERSION_EQUAL" => {
                     let l = self.variable_or_string(&a[i]);
                     let r = self.variable_or_string(&a[i + 2]);
-                    Some(compare(op.trim_start_matches("VERSION_"), version_compare(&l, &r)))
+                    Some(compare(
+                        op.trim_start_matches("VERSION_"),
+                        version_compare(&l, &r),
+                    ))
                 }
                 "IS_NEWER_THAN" => {
                     let l = a[i].value.clone();
@@ -363,7 +390,7 @@ impl Interp<'_> {
                     let needle = self.variable_or_string(&a[i]);
                     let list = a[i + 2].value.clone();
                     Some(match self.var(&list) {
-                        Some(value) => expand::list_items(&value).iter().any(|item| *item == needle),
+                        Some(value) => expand::list_items(&value).contains(&needle),
                         None => false,
                     })
                 }
@@ -405,7 +432,9 @@ impl Interp<'_> {
     /// Clears `CMAKE_MATCH_<n>` before a new match, as CMake does: the groups of the previous
     /// match become empty and the count 0.
     pub(crate) fn clear_matches(&mut self) {
-        let Some(count) = self.var("CMAKE_MATCH_COUNT") else { return };
+        let Some(count) = self.var("CMAKE_MATCH_COUNT") else {
+            return;
+        };
         let count = super::commands::atoi(&count).clamp(0, 9);
         for n in 0..=count {
             let name = format!("CMAKE_MATCH_{n}");
@@ -426,7 +455,10 @@ impl Interp<'_> {
                 highest = Some(n);
             }
         }
-        self.set_var("CMAKE_MATCH_COUNT", highest.map(|n| n.to_string()).unwrap_or_default());
+        self.set_var(
+            "CMAKE_MATCH_COUNT",
+            highest.map(|n| n.to_string()).unwrap_or_default(),
+        );
     }
 
     fn level_not(&mut self, a: &mut Vec<Expanded>) {
@@ -490,7 +522,10 @@ fn special_variable<'s>(operand: &'s str, prefix: &str) -> Option<&'s str> {
 
 /// CMake knows policies CMP0000 to about CMP0190; any well-formed id in that range exists.
 fn is_policy(id: &str) -> bool {
-    id.len() == 7 && id.starts_with("CMP") && id[3..].bytes().all(|b| b.is_ascii_digit()) && id[3..] <= *"0199"
+    id.len() == 7
+        && id.starts_with("CMP")
+        && id[3..].bytes().all(|b| b.is_ascii_digit())
+        && id[3..] <= *"0199"
 }
 
 fn is_newer_than(a: &Path, b: &Path) -> bool {
@@ -503,7 +538,11 @@ fn is_newer_than(a: &Path, b: &Path) -> bool {
 
 fn path_components(p: &str) -> Vec<String> {
     let root = p.starts_with('/');
-    let mut parts: Vec<String> = p.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let mut parts: Vec<String> = p
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
     if root {
         parts.insert(0, "/".into());
     }

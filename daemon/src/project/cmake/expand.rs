@@ -100,15 +100,24 @@ pub(crate) fn expand(
                     resolve(kind, &name)
                 };
                 if let Some(value) = value {
+                    if out.len() + value.len() > super::interp::MAX_VALUE_LEN {
+                        return Err("the expanded value is too large".into());
+                    }
                     out.push_str(&value);
                 }
                 i += 1;
                 run = i;
             }
             b if !open.is_empty() && !is_name_byte(b) => {
-                let partial = format!("{}{}", &out[open.last().map_or(0, |o| o.1)..], &text[run..i]);
+                let partial = format!(
+                    "{}{}",
+                    &out[open.last().map_or(0, |o| o.1)..],
+                    &text[run..i]
+                );
                 let shown = text[i..].chars().next().unwrap_or('?');
-                return Err(format!("invalid character `{shown}` in a variable name: `{partial}`"));
+                return Err(format!(
+                    "invalid character `{shown}` in a variable name: `{partial}`"
+                ));
             }
             _ => i += 1,
         }
@@ -212,19 +221,35 @@ pub(crate) fn expand_arg(
     out: &mut Vec<Expanded>,
 ) -> Result<(), String> {
     match arg.kind {
-        ArgKind::Bracket => out.push(Expanded { value: arg.text.clone(), quoted: true }),
+        ArgKind::Bracket => out.push(Expanded {
+            value: arg.text.clone(),
+            quoted: true,
+        }),
         ArgKind::Quoted => {
-            let value = if arg.is_literal() { arg.text.clone() } else { expand(&arg.text, line, resolve)? };
-            out.push(Expanded { value, quoted: true });
+            let value = if arg.is_literal() {
+                arg.text.clone()
+            } else {
+                expand(&arg.text, line, resolve)?
+            };
+            out.push(Expanded {
+                value,
+                quoted: true,
+            });
         }
         ArgKind::Unquoted => {
             if arg.is_literal() {
-                out.push(Expanded { value: arg.text.clone(), quoted: false });
+                out.push(Expanded {
+                    value: arg.text.clone(),
+                    quoted: false,
+                });
             } else {
                 let value = expand(&arg.text, line, resolve)?;
                 let mut items = Vec::new();
                 split_list_into(&value, false, &mut items);
-                out.extend(items.into_iter().map(|value| Expanded { value, quoted: false }));
+                out.extend(items.into_iter().map(|value| Expanded {
+                    value,
+                    quoted: false,
+                }));
             }
         }
     }

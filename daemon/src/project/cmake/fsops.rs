@@ -37,11 +37,16 @@ const RACY_WINDOW: Duration = Duration::from_secs(2);
 /// Whether a file still has the content it had: size and modification time first, the content
 /// hash only when those changed or cannot be trusted.
 pub(crate) fn file_unchanged(input: &FileInput) -> bool {
-    let Ok(metadata) = std::fs::metadata(&input.path) else { return false };
+    let Ok(metadata) = std::fs::metadata(&input.path) else {
+        return false;
+    };
     if metadata.len() == input.len
         && let (Some(then), Ok(now)) = (input.modified, metadata.modified())
         && then == now
-        && input.read_at.duration_since(then).is_ok_and(|age| age > RACY_WINDOW)
+        && input
+            .read_at
+            .duration_since(then)
+            .is_ok_and(|age| age > RACY_WINDOW)
     {
         return true;
     }
@@ -59,7 +64,9 @@ pub(crate) fn exists_test(path: &Path, kind: ExistsKind) -> bool {
     match kind {
         ExistsKind::Exists => path.exists() || path.symlink_metadata().is_ok(),
         ExistsKind::IsDirectory => path.is_dir(),
-        ExistsKind::IsSymlink => path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()),
+        ExistsKind::IsSymlink => path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink()),
         ExistsKind::Readable => std::fs::File::open(path).is_ok() || path.is_dir(),
         ExistsKind::Writable => path.metadata().is_ok_and(|m| !m.permissions().readonly()),
         ExistsKind::Executable => is_executable(path),
@@ -69,7 +76,8 @@ pub(crate) fn exists_test(path: &Path, kind: ExistsKind) -> bool {
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    path.metadata()
+        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
@@ -84,23 +92,44 @@ pub(crate) fn exists_unchanged(check: &ExistsCheck) -> bool {
 
 /// Whether a recorded glob still matches the same paths.
 pub(crate) fn glob_unchanged(record: &GlobRecord) -> bool {
-    glob(&record.patterns, record.recursive, record.list_directories, record.follow_symlinks) == record.matched
+    let (matched, _) = glob(
+        &record.patterns,
+        record.recursive,
+        record.list_directories,
+        record.follow_symlinks,
+        record.entry_limit,
+    );
+    matched == record.matched
 }
 
-/// Entries visited by one glob before it gives up (a runaway `GLOB_RECURSE /`).
-const GLOB_ENTRY_LIMIT: usize = 200_000;
+/// Directory entries one glob visits at most (a runaway `GLOB_RECURSE /`).
+pub(crate) const GLOB_ENTRY_LIMIT: usize = 200_000;
 
-/// `file(GLOB)` / `file(GLOB_RECURSE)` over absolute patterns. Results are absolute and sorted,
-/// as CMake sorts them.
-pub(crate) fn glob(patterns: &[String], recursive: bool, list_directories: bool, follow_symlinks: bool) -> Vec<PathBuf> {
+/// `file(GLOB)` / `file(GLOB_RECURSE)` over absolute patterns, visiting at most `limit`
+/// directory entries. Results are absolute and sorted, as CMake sorts them. Also returns how
+/// many entries were visited (`limit` when the walk was cut short).
+pub(crate) fn glob(
+    patterns: &[String],
+    recursive: bool,
+    list_directories: bool,
+    follow_symlinks: bool,
+    limit: usize,
+) -> (Vec<PathBuf>, usize) {
     let mut out = Vec::new();
-    let mut budget = GLOB_ENTRY_LIMIT;
+    let mut budget = limit;
     for pattern in patterns {
-        glob_one(pattern, recursive, list_directories, follow_symlinks, &mut budget, &mut out);
+        glob_one(
+            pattern,
+            recursive,
+            list_directories,
+            follow_symlinks,
+            &mut budget,
+            &mut out,
+        );
     }
     out.sort_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     out.dedup();
-    out
+    (out, limit - budget)
 }
 
 fn has_wildcard(s: &str) -> bool {
@@ -120,14 +149,20 @@ fn glob_one(
         Some(i) => (&pattern[..i], &pattern[i + 1..]),
         None => ("", pattern.as_str()),
     };
-    let root = if pattern.starts_with('/') { PathBuf::from("/") } else { PathBuf::new() };
+    let root = if pattern.starts_with('/') {
+        PathBuf::from("/")
+    } else {
+        PathBuf::new()
+    };
     // Expand wildcards in the directory part, level by level.
     let mut dirs = vec![root];
     for part in dir_part.split('/').filter(|p| !p.is_empty()) {
         let mut next = Vec::new();
         for dir in &dirs {
             if has_wildcard(part) {
-                let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else { continue };
+                let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     *budget = budget.saturating_sub(1);
                     let name = entry.file_name().to_string_lossy().into_owned();
@@ -148,7 +183,15 @@ fn glob_one(
     }
     for dir in dirs {
         if recursive {
-            walk(&dir, name_pattern, list_directories, follow_symlinks, budget, 0, out);
+            walk(
+                &dir,
+                name_pattern,
+                list_directories,
+                follow_symlinks,
+                budget,
+                0,
+                out,
+            );
         } else if !has_wildcard(name_pattern) {
             let path = dir.join(name_pattern);
             if name_pattern.is_empty() {
@@ -159,7 +202,9 @@ fn glob_one(
                 out.push(path);
             }
         } else {
-            let Ok(entries) = std::fs::read_dir(dir_or_dot(&dir)) else { continue };
+            let Ok(entries) = std::fs::read_dir(dir_or_dot(&dir)) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 *budget = budget.saturating_sub(1);
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -175,7 +220,11 @@ fn glob_one(
 }
 
 fn dir_or_dot(dir: &Path) -> &Path {
-    if dir.as_os_str().is_empty() { Path::new(".") } else { dir }
+    if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }
 }
 
 fn walk(
@@ -190,7 +239,9 @@ fn walk(
     if depth > 64 || *budget == 0 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else { return };
+    let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else {
+        return;
+    };
     let mut subdirs = Vec::new();
     for entry in entries.flatten() {
         if *budget == 0 {
@@ -199,8 +250,14 @@ fn walk(
         *budget -= 1;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = dir.join(&name);
-        let Ok(file_type) = entry.file_type() else { continue };
-        let is_dir = if file_type.is_symlink() { follow_symlinks && path.is_dir() } else { file_type.is_dir() };
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let is_dir = if file_type.is_symlink() {
+            follow_symlinks && path.is_dir()
+        } else {
+            file_type.is_dir()
+        };
         if is_dir {
             if list_directories && wildcard_match(name_pattern, &name) {
                 out.push(path.clone());
@@ -211,7 +268,15 @@ fn walk(
         }
     }
     for sub in subdirs {
-        walk(&sub, name_pattern, list_directories, follow_symlinks, budget, depth + 1, out);
+        walk(
+            &sub,
+            name_pattern,
+            list_directories,
+            follow_symlinks,
+            budget,
+            depth + 1,
+            out,
+        );
     }
 }
 

@@ -7,9 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::commands::{parse_keyword_arguments, KeywordArguments};
+use super::commands::{KeywordArguments, parse_keyword_arguments};
 use super::expand::{join_list, list_items, list_items_nonempty, split_list_into};
-use super::fsops;
 use super::interp::{Flow, Interp, Mode};
 use super::paths;
 use super::types::*;
@@ -86,7 +85,9 @@ const UNEVALUATED: &[(&str, usize)] = &[
 ];
 
 pub(crate) fn is_idf_command(name: &str) -> bool {
-    EVALUATED.contains(&name) || RECORDED.contains(&name) || UNEVALUATED.iter().any(|(n, _)| *n == name)
+    EVALUATED.contains(&name)
+        || RECORDED.contains(&name)
+        || UNEVALUATED.iter().any(|(n, _)| *n == name)
 }
 
 const REGISTER_OPTIONS: &[&str] = &["WHOLE_ARCHIVE"];
@@ -130,7 +131,9 @@ fn spaces_to_list(values: &[String]) -> Vec<String> {
 impl Interp<'_> {
     pub(crate) fn run_idf(&mut self, call: &super::syntax::Call) -> Flow {
         let name = call.name.as_str();
-        let Some(args) = self.expand_args(call) else { return Flow::Stop };
+        let Some(args) = self.expand_args(call) else {
+            return Flow::Stop;
+        };
         if RECORDED.contains(&name) {
             self.idf_recorded_side_effects(name, &args);
             self.record(name, args);
@@ -149,12 +152,18 @@ impl Interp<'_> {
         match name {
             "idf_component_register" => self.idf_component_register(args),
             "idf_component_mock" => self.idf_component_mock(args),
-            "register_component" | "register_config_only_component" => self.legacy_register_component(),
+            "register_component" | "register_config_only_component" => {
+                self.legacy_register_component()
+            }
             "require_idf_targets" => {
                 if self.pass() == Some(ComponentPass::Processing) {
                     self.check_required_targets(&args);
                 }
-                if self.stopped { Flow::Stop } else { Flow::Normal }
+                if self.stopped {
+                    Flow::Stop
+                } else {
+                    Flow::Normal
+                }
             }
             "idf_component_optional_requires" => {
                 let Some(visibility) = args.first().cloned() else {
@@ -235,7 +244,9 @@ impl Interp<'_> {
             }
             "idf_build_replace_option_from_property" => {
                 let [property, remove, rest @ ..] = args.as_slice() else {
-                    self.fail("idf_build_replace_option_from_property() invoked with incorrect arguments");
+                    self.fail(
+                        "idf_build_replace_option_from_property() invoked with incorrect arguments",
+                    );
                     return Flow::Stop;
                 };
                 let replacement = rest.first().cloned().unwrap_or_default();
@@ -244,7 +255,11 @@ impl Interp<'_> {
                     .into_iter()
                     .filter_map(|item| {
                         if item == *remove {
-                            if replacement.is_empty() { None } else { Some(replacement.clone()) }
+                            if replacement.is_empty() {
+                                None
+                            } else {
+                                Some(replacement.clone())
+                            }
                         } else {
                             Some(item)
                         }
@@ -264,7 +279,11 @@ impl Interp<'_> {
             }
             "lines2list" => {
                 if let Some(var) = args.first().cloned() {
-                    let value = self.var_or_empty(&var).replace("\r\n", ";").replace('\n', ";").replace(";;", ";");
+                    let value = self
+                        .var_or_empty(&var)
+                        .replace("\r\n", ";")
+                        .replace('\n', ";")
+                        .replace(";;", ";");
                     self.set_var(&var, value);
                 }
                 Flow::Normal
@@ -274,7 +293,10 @@ impl Interp<'_> {
                     self.fail("add_prefix() invoked with incorrect arguments");
                     return Flow::Stop;
                 };
-                let prefixed: Vec<String> = flatten(items).iter().map(|i| format!("{prefix}{i}")).collect();
+                let prefixed: Vec<String> = flatten(items)
+                    .iter()
+                    .map(|i| format!("{prefix}{i}"))
+                    .collect();
                 self.set_var(var, join_list(&prefixed));
                 Flow::Normal
             }
@@ -284,7 +306,9 @@ impl Interp<'_> {
                     return Flow::Stop;
                 };
                 let current = self.var(var);
-                let truthy = current.as_deref().is_some_and(|v| !super::condition::is_off(v));
+                let truthy = current
+                    .as_deref()
+                    .is_some_and(|v| !super::condition::is_off(v));
                 if !truthy {
                     match self.env_var(var).filter(|v| !v.is_empty()) {
                         Some(env) => self.set_var(var, env),
@@ -314,8 +338,12 @@ impl Interp<'_> {
                 Flow::Normal
             }
             "include_if_exists" => {
-                let Some(path) = args.first().cloned() else { return Flow::Normal };
-                if paths::is_full_path(&path) && self.note_exists(Path::new(&path), ExistsKind::Exists) {
+                let Some(path) = args.first().cloned() else {
+                    return Flow::Normal;
+                };
+                if paths::is_full_path(&path)
+                    && self.note_exists(Path::new(&path), ExistsKind::Exists)
+                {
                     self.include(vec![path])
                 } else {
                     Flow::Normal
@@ -331,7 +359,13 @@ impl Interp<'_> {
                 if self.note_exists(&absolute, ExistsKind::Exists) {
                     self.add_subdirectory(args)
                 } else {
-                    self.message(MessageLevel::Status, format!("Subdirectory '{}' does not exist, skipped.", absolute.display()));
+                    self.message(
+                        MessageLevel::Status,
+                        format!(
+                            "Subdirectory '{}' does not exist, skipped.",
+                            absolute.display()
+                        ),
+                    );
                     Flow::Normal
                 }
             }
@@ -385,12 +419,19 @@ impl Interp<'_> {
             return None;
         }
         let value = self.values.variables.get(name).cloned();
-        self.note_input(InputKey::Variable(name.to_owned()), self.values.variable(name));
+        self.note_input(
+            InputKey::Variable(name.to_owned()),
+            self.values.variable(name),
+        );
         value
     }
 
     pub(crate) fn set_build_property(&mut self, property: &str, value: &str, append: bool) {
-        let current = if append { self.build_property(property) } else { None };
+        let current = if append {
+            self.build_property(property)
+        } else {
+            None
+        };
         let new = match current {
             Some(c) if !c.is_empty() => {
                 if value.is_empty() {
@@ -440,7 +481,10 @@ impl Interp<'_> {
         let source_dir = self.current_source_dir();
         let get = |key: &str| parsed.values.get(key).cloned().unwrap_or_default();
         let abs = |items: Vec<String>, base: &Path| -> Vec<PathBuf> {
-            items.iter().map(|i| paths::absolute(Path::new(i), base)).collect()
+            items
+                .iter()
+                .map(|i| paths::absolute(Path::new(i), base))
+                .collect()
         };
         let single = |key: &str| parsed.values.get(key).and_then(|v| v.first().cloned());
         let alias = format!("idf::{name}");
@@ -460,7 +504,8 @@ impl Interp<'_> {
             embed_files: abs(get("EMBED_FILES"), &source_dir),
             embed_txtfiles: abs(get("EMBED_TXTFILES"), &source_dir),
             kconfig: single("KCONFIG").map(|k| paths::absolute(Path::new(&k), &component_dir)),
-            kconfig_projbuild: single("KCONFIG_PROJBUILD").map(|k| paths::absolute(Path::new(&k), &component_dir)),
+            kconfig_projbuild: single("KCONFIG_PROJBUILD")
+                .map(|k| paths::absolute(Path::new(&k), &component_dir)),
             ldfragments: abs(spaces_to_list(&get("LDFRAGMENTS")), &source_dir),
             requires: requirements("REQUIRES"),
             priv_requires: requirements("PRIV_REQUIRES"),
@@ -500,11 +545,18 @@ impl Interp<'_> {
         }
         for dir in checked {
             if !self.note_exists(&dir, ExistsKind::IsDirectory) {
-                self.fail(format!("Include directory '{}' is not a directory.", dir.display()));
+                self.fail(format!(
+                    "Include directory '{}' is not a directory.",
+                    dir.display()
+                ));
                 return Flow::Stop;
             }
         }
-        let kind = if is_library { "STATIC_LIBRARY" } else { "INTERFACE_LIBRARY" };
+        let kind = if is_library {
+            "STATIC_LIBRARY"
+        } else {
+            "INTERFACE_LIBRARY"
+        };
         if let Err(e) = self.create_target(&lib, kind, false) {
             self.fail(e);
             return Flow::Stop;
@@ -514,18 +566,48 @@ impl Interp<'_> {
         self.set_var("COMPONENT_TARGET", lib);
         // The component properties ESP-IDF sets from the registration.
         let own = [
-            ("COMPONENT_TYPE", (if is_library { "LIBRARY" } else { "CONFIG_ONLY" }).to_owned()),
-            ("SRCS", join_list(&registration.sources.iter().map(|p| paths::to_cmake(p)).collect::<Vec<_>>())),
+            (
+                "COMPONENT_TYPE",
+                (if is_library { "LIBRARY" } else { "CONFIG_ONLY" }).to_owned(),
+            ),
+            (
+                "SRCS",
+                join_list(
+                    &registration
+                        .sources
+                        .iter()
+                        .map(|p| paths::to_cmake(p))
+                        .collect::<Vec<_>>(),
+                ),
+            ),
             ("INCLUDE_DIRS", join_list(&get("INCLUDE_DIRS"))),
-            ("PRIV_INCLUDE_DIRS", if is_library { join_list(&get("PRIV_INCLUDE_DIRS")) } else { String::new() }),
+            (
+                "PRIV_INCLUDE_DIRS",
+                if is_library {
+                    join_list(&get("PRIV_INCLUDE_DIRS"))
+                } else {
+                    String::new()
+                },
+            ),
             ("LDFRAGMENTS", join_list(&get("LDFRAGMENTS"))),
             ("EMBED_FILES", join_list(&get("EMBED_FILES"))),
             ("EMBED_TXTFILES", join_list(&get("EMBED_TXTFILES"))),
-            ("REQUIRED_IDF_TARGETS", join_list(&get("REQUIRED_IDF_TARGETS"))),
-            ("WHOLE_ARCHIVE", if registration.whole_archive { "TRUE".into() } else { "FALSE".into() }),
+            (
+                "REQUIRED_IDF_TARGETS",
+                join_list(&get("REQUIRED_IDF_TARGETS")),
+            ),
+            (
+                "WHOLE_ARCHIVE",
+                if registration.whole_archive {
+                    "TRUE".into()
+                } else {
+                    "FALSE".into()
+                },
+            ),
         ];
         for (key, value) in own {
-            self.component_properties.insert((name.clone(), key.to_owned()), value);
+            self.component_properties
+                .insert((name.clone(), key.to_owned()), value);
         }
         self.out.registrations.push(registration);
         Flow::Normal
@@ -538,7 +620,10 @@ impl Interp<'_> {
         let target = self.build_property("IDF_TARGET").unwrap_or_default();
         if !targets.contains(&target) {
             let name = self.component_name().unwrap_or_default().to_owned();
-            self.fail(format!("Component {name} only supports targets: {}", join_list(targets)));
+            self.fail(format!(
+                "Component {name} only supports targets: {}",
+                join_list(targets)
+            ));
         }
     }
 
@@ -547,32 +632,38 @@ impl Interp<'_> {
         let mut sources: Vec<PathBuf> = Vec::new();
         if !registration.srcs.is_empty() {
             if !registration.src_dirs.is_empty() {
-                self.message(MessageLevel::Warning, "SRCS and SRC_DIRS are both specified; ignoring SRC_DIRS.".into());
+                self.message(
+                    MessageLevel::Warning,
+                    "SRCS and SRC_DIRS are both specified; ignoring SRC_DIRS.".into(),
+                );
             }
             sources.extend(registration.srcs.iter().cloned());
         } else {
             for dir in &registration.src_dirs {
                 if !self.note_exists(dir, ExistsKind::IsDirectory) {
-                    self.fail(format!("SRC_DIRS entry '{}' does not exist.", dir.display()));
+                    self.fail(format!(
+                        "SRC_DIRS entry '{}' does not exist.",
+                        dir.display()
+                    ));
                     return Vec::new();
                 }
                 let base = paths::to_cmake(dir);
-                let patterns = vec![format!("{base}/*.c"), format!("{base}/*.cpp"), format!("{base}/*.S")];
-                let matched = fsops::glob(&patterns, false, true, false);
+                let patterns = vec![
+                    format!("{base}/*.c"),
+                    format!("{base}/*.cpp"),
+                    format!("{base}/*.S"),
+                ];
+                let matched = self.run_glob(patterns, false, true, false);
                 if matched.is_empty() {
                     self.message(
                         MessageLevel::Warning,
-                        format!("No source files found for SRC_DIRS entry '{}'.", dir.display()),
+                        format!(
+                            "No source files found for SRC_DIRS entry '{}'.",
+                            dir.display()
+                        ),
                     );
                 }
-                sources.extend(matched.iter().cloned());
-                self.note_glob(GlobRecord {
-                    patterns,
-                    recursive: false,
-                    list_directories: true,
-                    follow_symlinks: false,
-                    matched,
-                });
+                sources.extend(matched);
             }
             sources.retain(|s| !registration.exclude_srcs.contains(s));
         }
@@ -591,13 +682,25 @@ impl Interp<'_> {
         );
         let mut requires = parsed.values.get("REQUIRES").cloned().unwrap_or_default();
         requires.push("cmock".into());
-        let mut include_dirs = parsed.values.get("INCLUDE_DIRS").cloned().unwrap_or_default();
+        let mut include_dirs = parsed
+            .values
+            .get("INCLUDE_DIRS")
+            .cloned()
+            .unwrap_or_default();
         let mut srcs = Vec::new();
         if self.pass() == Some(ComponentPass::Processing) {
             let mock_dir = paths::to_cmake(&self.current_binary_dir().join("mocks"));
             include_dirs.push(mock_dir.clone());
-            let subdir = parsed.values.get("MOCK_SUBDIR").and_then(|v| v.first().cloned());
-            for header in parsed.values.get("MOCK_HEADER_FILES").cloned().unwrap_or_default() {
+            let subdir = parsed
+                .values
+                .get("MOCK_SUBDIR")
+                .and_then(|v| v.first().cloned());
+            for header in parsed
+                .values
+                .get("MOCK_HEADER_FILES")
+                .cloned()
+                .unwrap_or_default()
+            {
                 let stem = paths::filename_stem(&header, false).to_owned();
                 srcs.push(match &subdir {
                     Some(sub) => format!("{mock_dir}/{sub}/Mock{stem}.c"),
@@ -629,7 +732,9 @@ impl Interp<'_> {
             ("COMPONENT_SRCEXCLUDE", "EXCLUDE_SRCS"),
         ] {
             let value = self.var_or_empty(var).replace(' ', ";");
-            register.values.insert(key.into(), list_items_nonempty(&value));
+            register
+                .values
+                .insert(key.into(), list_items_nonempty(&value));
         }
         self.register(register)
     }
@@ -639,9 +744,15 @@ impl Interp<'_> {
             self.fail("idf_component_get_property() invoked with incorrect arguments");
             return Flow::Stop;
         };
-        let component = component.strip_prefix("idf::").unwrap_or(component).to_owned();
+        let component = component
+            .strip_prefix("idf::")
+            .unwrap_or(component)
+            .to_owned();
         if rest.iter().any(|a| a == "GENERATOR_EXPRESSION") {
-            self.set_var(var, format!("$<TARGET_PROPERTY:___idf_{component},{property}>"));
+            self.set_var(
+                var,
+                format!("$<TARGET_PROPERTY:___idf_{component},{property}>"),
+            );
             return Flow::Normal;
         }
         let key = (component.clone(), property.clone());
@@ -651,8 +762,14 @@ impl Interp<'_> {
             self.own_component_property(property)
         } else {
             let known = self.values.component_properties.contains_key(&component);
-            let explicit = self.values.component_property(&component, property).map(str::to_owned);
-            self.note_input(InputKey::ComponentProperty(component.clone(), property.clone()), explicit.as_deref());
+            let explicit = self
+                .values
+                .component_property(&component, property)
+                .map(str::to_owned);
+            self.note_input(
+                InputKey::ComponentProperty(component.clone(), property.clone()),
+                explicit.as_deref(),
+            );
             if !known && !self.values.component_properties.is_empty() {
                 if self.pass() == Some(ComponentPass::Processing) {
                     self.fail(format!("Failed to resolve component '{component}'"));
@@ -672,8 +789,14 @@ impl Interp<'_> {
         match property {
             "COMPONENT_DIR" => Some(paths::to_cmake(&self.component_dir())),
             _ => {
-                let explicit = self.values.component_property(&name, property).map(str::to_owned);
-                self.note_input(InputKey::ComponentProperty(name.clone(), property.to_owned()), explicit.as_deref());
+                let explicit = self
+                    .values
+                    .component_property(&name, property)
+                    .map(str::to_owned);
+                self.note_input(
+                    InputKey::ComponentProperty(name.clone(), property.to_owned()),
+                    explicit.as_deref(),
+                );
                 explicit.or_else(|| derived_component_property(&name, property))
             }
         }
@@ -684,7 +807,12 @@ impl Interp<'_> {
             self.fail("add_prebuilt_library() invoked with incorrect arguments");
             return Flow::Stop;
         };
-        let parsed = parse_keyword_arguments(&flatten(rest), &[], &[], &strings(&["REQUIRES", "PRIV_REQUIRES"]));
+        let parsed = parse_keyword_arguments(
+            &flatten(rest),
+            &[],
+            &[],
+            &strings(&["REQUIRES", "PRIV_REQUIRES"]),
+        );
         let base = self.current_list_dir();
         let path = paths::absolute(Path::new(lib_path), &base);
         if let Err(e) = self.create_target(target, "STATIC_LIBRARY", true) {
@@ -695,7 +823,11 @@ impl Interp<'_> {
             target: target.clone(),
             path,
             requires: parsed.values.get("REQUIRES").cloned().unwrap_or_default(),
-            priv_requires: parsed.values.get("PRIV_REQUIRES").cloned().unwrap_or_default(),
+            priv_requires: parsed
+                .values
+                .get("PRIV_REQUIRES")
+                .cloned()
+                .unwrap_or_default(),
             file: self.file.to_path_buf(),
             line: self.line,
         });

@@ -10,14 +10,19 @@ use super::cmregex::RegexCache;
 use super::expand::{self, Expanded, RefKind};
 use super::fsops;
 use super::paths;
-use super::scope::{FrameKind, Found, Scopes};
+use super::scope::{Found, FrameKind, Scopes};
 use super::syntax::{self, Call, IfNode, Node, ParseError};
 use super::types::*;
 
 /// Commands run by one evaluation before it gives up (a runaway recursion or loop).
-pub(crate) const MAX_STEPS: u64 = 1_000_000;
+pub(crate) const MAX_STEPS: u64 = 200_000;
+/// Directory entries all globs of one evaluation may visit.
+pub(crate) const GLOB_BUDGET: usize = 400_000;
 /// Nesting of function/macro calls, includes and subdirectories.
 pub(crate) const MAX_DEPTH: usize = 64;
+/// Nesting of blocks of any kind (calls, includes, if, loops) across files: bounds the
+/// interpreter's recursion, hence its stack use.
+pub(crate) const MAX_BLOCK_NESTING: usize = 256;
 /// Iterations of one `foreach()`.
 pub(crate) const MAX_FOREACH: usize = 100_000;
 /// Iterations of one `while()`.
@@ -25,18 +30,21 @@ pub(crate) const MAX_WHILE: usize = 10_000;
 /// Largest string a command may build (`string(REPEAT)`, ...).
 pub(crate) const MAX_VALUE_LEN: usize = 16 << 20;
 
+/// A parsed file: its block tree, or the syntax error that makes CMake refuse it.
+pub(crate) type Parsed = Arc<Result<Arc<[Node]>, ParseError>>;
+
 /// State shared by every evaluation of an [`super::Evaluator`].
 #[derive(Default)]
 pub(crate) struct Shared {
     /// Parsed files by content hash.
-    pub(crate) parsed: Mutex<HashMap<u64, Arc<Result<Arc<[Node]>, ParseError>>>>,
+    pub(crate) parsed: Mutex<HashMap<u64, Parsed>>,
     pub(crate) regexes: RegexCache,
 }
 
 const PARSE_CACHE_LIMIT: usize = 8192;
 
 impl Shared {
-    pub(crate) fn parse_cached(&self, hash: u64, bytes: &[u8]) -> Arc<Result<Arc<[Node]>, ParseError>> {
+    pub(crate) fn parse_cached(&self, hash: u64, bytes: &[u8]) -> Parsed {
         if let Ok(map) = self.parsed.lock()
             && let Some(found) = map.get(&hash)
         {
@@ -57,7 +65,11 @@ impl Shared {
 /// What is being evaluated.
 #[derive(Debug, Clone)]
 pub(crate) enum Mode {
-    Component { name: String, dir: PathBuf, pass: ComponentPass },
+    Component {
+        name: String,
+        dir: PathBuf,
+        pass: ComponentPass,
+    },
     Project,
 }
 
@@ -147,7 +159,9 @@ pub(crate) struct Interp<'a> {
     /// Call sites of the user commands being run (for diagnostics).
     call_sites: Vec<(Arc<Path>, u32, String)>,
     pub(crate) depth: usize,
+    block_nesting: usize,
     steps: u64,
+    glob_budget: usize,
     warned: HashSet<(PathBuf, u32, String)>,
     /// Set once evaluation must end (fatal error, `project()` in a project file).
     pub(crate) stopped: bool,
@@ -163,7 +177,12 @@ macro_rules! try_flow {
 }
 
 impl<'a> Interp<'a> {
-    pub(crate) fn new(shared: &'a Shared, values: &'a InputValues, mode: Mode, file: &Path) -> Self {
+    pub(crate) fn new(
+        shared: &'a Shared,
+        values: &'a InputValues,
+        mode: Mode,
+        file: &Path,
+    ) -> Self {
         let mut scopes = Scopes::default();
         scopes.push(FrameKind::Base);
         Interp {
@@ -188,7 +207,9 @@ impl<'a> Interp<'a> {
             line: 0,
             call_sites: Vec::new(),
             depth: 0,
+            block_nesting: 0,
             steps: 0,
+            glob_budget: GLOB_BUDGET,
             warned: HashSet::new(),
             stopped: false,
         }
@@ -212,7 +233,9 @@ impl<'a> Interp<'a> {
 
     fn location_note(&self) -> String {
         match self.call_sites.last() {
-            Some((file, line, name)) => format!(" (in `{name}()` called from {}:{line})", file.display()),
+            Some((file, line, name)) => {
+                format!(" (in `{name}()` called from {}:{line})", file.display())
+            }
             None => String::new(),
         }
     }
@@ -222,7 +245,11 @@ impl<'a> Interp<'a> {
         let message = format!("{}{}", message.into(), self.location_note());
         let key = (self.file.to_path_buf(), self.line, message.clone());
         if self.warned.insert(key) {
-            self.out.warnings.push(EvalDiagnostic { file: self.file.to_path_buf(), line: self.line, message });
+            self.out.warnings.push(EvalDiagnostic {
+                file: self.file.to_path_buf(),
+                line: self.line,
+                message,
+            });
         }
     }
 
@@ -237,7 +264,11 @@ impl<'a> Interp<'a> {
     pub(crate) fn fail(&mut self, message: impl Into<String>) {
         if self.out.fatal.is_none() {
             let message = format!("{}{}", message.into(), self.location_note());
-            self.out.fatal = Some(EvalDiagnostic { file: self.file.to_path_buf(), line: self.line, message });
+            self.out.fatal = Some(EvalDiagnostic {
+                file: self.file.to_path_buf(),
+                line: self.line,
+                message,
+            });
         }
         self.stopped = true;
     }
@@ -255,27 +286,76 @@ impl<'a> Interp<'a> {
     }
 
     pub(crate) fn message(&mut self, level: MessageLevel, text: String) {
-        self.out.messages.push(CmakeMessage { level, text, file: self.file.to_path_buf(), line: self.line });
+        self.out.messages.push(CmakeMessage {
+            level,
+            text,
+            file: self.file.to_path_buf(),
+            line: self.line,
+        });
     }
 
     // ---------------------------------------------------------------- inputs
 
     pub(crate) fn note_input(&mut self, key: InputKey, value: Option<&str>) {
-        self.inputs.variables.entry(key).or_insert_with(|| value.map(str::to_owned));
+        self.inputs
+            .variables
+            .entry(key)
+            .or_insert_with(|| value.map(str::to_owned));
     }
 
     pub(crate) fn note_exists(&mut self, path: &Path, kind: ExistsKind) -> bool {
         let result = fsops::exists_test(path, kind);
-        if !self.inputs.exists_checks.iter().any(|c| c.path == path && c.kind == kind) {
-            self.inputs.exists_checks.push(ExistsCheck { path: path.to_path_buf(), kind, result });
+        if !self
+            .inputs
+            .exists_checks
+            .iter()
+            .any(|c| c.path == path && c.kind == kind)
+        {
+            self.inputs.exists_checks.push(ExistsCheck {
+                path: path.to_path_buf(),
+                kind,
+                result,
+            });
         }
         result
     }
 
-    pub(crate) fn note_glob(&mut self, record: GlobRecord) {
+    /// Runs a glob within the evaluation's budget, records it as an input, and warns when the
+    /// budget cut it short.
+    pub(crate) fn run_glob(
+        &mut self,
+        patterns: Vec<String>,
+        recursive: bool,
+        list_directories: bool,
+        follow_symlinks: bool,
+    ) -> Vec<PathBuf> {
+        let limit = self.glob_budget.min(fsops::GLOB_ENTRY_LIMIT);
+        let (matched, visited) = fsops::glob(
+            &patterns,
+            recursive,
+            list_directories,
+            follow_symlinks,
+            limit,
+        );
+        self.glob_budget -= visited;
+        if visited >= limit {
+            self.warn(format!(
+                "glob of {} stopped after visiting {visited} directory entries; its result is incomplete",
+                patterns.join(" ")
+            ));
+        }
+        let record = GlobRecord {
+            patterns,
+            recursive,
+            list_directories,
+            follow_symlinks,
+            entry_limit: limit,
+            matched: matched.clone(),
+        };
         if !self.inputs.globs.contains(&record) {
             self.inputs.globs.push(record);
         }
+        matched
     }
 
     /// Reads a file the evaluation depends on (for `file(READ)` and friends).
@@ -296,8 +376,16 @@ impl<'a> Interp<'a> {
 
     /// Reads and parses a CMake file (parse results are shared by content hash).
     pub(crate) fn load(&mut self, path: &Path) -> Result<Arc<[Node]>, String> {
-        let bytes = self.read_input_file(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let hash = self.inputs.files.iter().rev().find(|f| f.path == path).map(|f| f.hash);
+        let bytes = self
+            .read_input_file(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let hash = self
+            .inputs
+            .files
+            .iter()
+            .rev()
+            .find(|f| f.path == path)
+            .map(|f| f.hash);
         let hash = hash.unwrap_or_else(|| fsops::hash_bytes(&bytes));
         let parsed = self.shared.parse_cached(hash, &bytes);
         match &*parsed {
@@ -347,7 +435,15 @@ impl<'a> Interp<'a> {
     }
 
     pub(crate) fn set_var(&mut self, name: &str, value: impl Into<String>) {
-        self.scopes.set(name, value.into());
+        let value = value.into();
+        if value.len() > MAX_VALUE_LEN {
+            self.fail(format!(
+                "the value of `{name}` is too large ({} bytes; the limit is {MAX_VALUE_LEN})",
+                value.len()
+            ));
+            return;
+        }
+        self.scopes.set(name, value);
     }
 
     pub(crate) fn unset_var(&mut self, name: &str) {
@@ -414,10 +510,28 @@ impl<'a> Interp<'a> {
     pub(crate) fn expand_args_quoted(&mut self, call: &Call) -> Option<Vec<Expanded>> {
         let mut out = Vec::with_capacity(call.args.len());
         let line = call.line;
+        let mut total = 0usize;
         for arg in &call.args {
-            let result = expand::expand_arg(arg, line, &mut |kind, name| self.resolve(kind, name), &mut out);
+            let before = out.len();
+            let result = expand::expand_arg(
+                arg,
+                line,
+                &mut |kind, name| self.resolve(kind, name),
+                &mut out,
+            );
             if let Err(e) = result {
                 self.fail(format!("{} in the arguments of `{}()`", e, call.name));
+                return None;
+            }
+            total += out[before..]
+                .iter()
+                .map(|e| e.value.len() + 1)
+                .sum::<usize>();
+            if total > MAX_VALUE_LEN {
+                self.fail(format!(
+                    "the arguments of `{}()` are too large (the limit is {MAX_VALUE_LEN} bytes)",
+                    call.name
+                ));
                 return None;
             }
         }
@@ -428,7 +542,8 @@ impl<'a> Interp<'a> {
         if call.args.iter().all(|a| a.is_literal()) {
             return Some(call.args.iter().map(|a| a.text.clone()).collect());
         }
-        self.expand_args_quoted(call).map(|v| v.into_iter().map(|e| e.value).collect())
+        self.expand_args_quoted(call)
+            .map(|v| v.into_iter().map(|e| e.value).collect())
     }
 
     // ---------------------------------------------------------------- running
@@ -453,6 +568,17 @@ impl<'a> Interp<'a> {
     }
 
     pub(crate) fn run_block(&mut self, nodes: &[Node]) -> Flow {
+        if self.block_nesting >= MAX_BLOCK_NESTING {
+            self.fail(format!("blocks, calls and includes nested too deeply (more than {MAX_BLOCK_NESTING} levels)"));
+            return Flow::Stop;
+        }
+        self.block_nesting += 1;
+        let flow = self.run_nodes(nodes);
+        self.block_nesting -= 1;
+        flow
+    }
+
+    fn run_nodes(&mut self, nodes: &[Node]) -> Flow {
         for node in nodes {
             if self.stopped {
                 return Flow::Stop;
@@ -470,7 +596,11 @@ impl<'a> Interp<'a> {
                 return flow;
             }
         }
-        if self.stopped { Flow::Stop } else { Flow::Normal }
+        if self.stopped {
+            Flow::Stop
+        } else {
+            Flow::Normal
+        }
     }
 
     fn step(&mut self) -> bool {
@@ -529,7 +659,11 @@ impl<'a> Interp<'a> {
         match self.eval_condition(args) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.fail(format!("`{}()` given arguments \"{}\": {e}", head.name, shown.join("\" \"")));
+                self.fail(format!(
+                    "`{}()` given arguments \"{}\": {e}",
+                    head.name,
+                    shown.join("\" \"")
+                ));
                 None
             }
         }
@@ -538,8 +672,11 @@ impl<'a> Interp<'a> {
     fn run_foreach(&mut self, head: &Call, body: &[Node]) -> Flow {
         self.line = head.line;
         let args = try_flow!(self.expand_args(head));
-        let Some((vars, iterations)) = self.foreach_items(&args) else { return Flow::Stop };
-        let saved: Vec<(String, Option<String>)> = vars.iter().map(|v| (v.clone(), self.var(v))).collect();
+        let Some((vars, iterations)) = self.foreach_items(&args) else {
+            return Flow::Stop;
+        };
+        let saved: Vec<(String, Option<String>)> =
+            vars.iter().map(|v| (v.clone(), self.var(v))).collect();
         let mut flow = Flow::Normal;
         for (count, values) in iterations.into_iter().enumerate() {
             if count >= MAX_FOREACH {
@@ -594,7 +731,8 @@ impl<'a> Interp<'a> {
             }
             let mut items = Vec::new();
             let mut i = start;
-            while ((step > 0 && i <= stop) || (step < 0 && i >= stop)) && items.len() <= MAX_FOREACH {
+            while ((step > 0 && i <= stop) || (step < 0 && i >= stop)) && items.len() <= MAX_FOREACH
+            {
                 items.push(vec![i.to_string()]);
                 i = match i.checked_add(step) {
                     Some(n) => n,
@@ -604,7 +742,10 @@ impl<'a> Interp<'a> {
             return Some((vec![args[0].clone()], items));
         }
         let Some(in_pos) = args.iter().position(|a| a == "IN") else {
-            return Some((vec![args[0].clone()], args[1..].iter().map(|a| vec![a.clone()]).collect()));
+            return Some((
+                vec![args[0].clone()],
+                args[1..].iter().map(|a| vec![a.clone()]).collect(),
+            ));
         };
         let vars: Vec<String> = args[..in_pos].to_vec();
         if vars.is_empty() {
@@ -633,7 +774,9 @@ impl<'a> Interp<'a> {
                 }
                 (item, "ITEMS") => items.push(item.to_owned()),
                 (other, _) => {
-                    self.fail(format!("foreach(IN ...) given unexpected argument `{other}`"));
+                    self.fail(format!(
+                        "foreach(IN ...) given unexpected argument `{other}`"
+                    ));
                     return None;
                 }
             }
@@ -649,7 +792,11 @@ impl<'a> Interp<'a> {
                 return None;
             };
             let iterations = (0..rows)
-                .map(|r| zip.iter().map(|l| l.get(r).cloned().unwrap_or_default()).collect())
+                .map(|r| {
+                    zip.iter()
+                        .map(|l| l.get(r).cloned().unwrap_or_default())
+                        .collect()
+                })
                 .collect();
             return Some((loop_vars, iterations));
         }
@@ -763,11 +910,15 @@ impl<'a> Interp<'a> {
             return Flow::Stop;
         }
         if self.depth >= MAX_DEPTH {
-            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded calling `{}()`", command.name));
+            self.fail(format!(
+                "maximum nesting depth {MAX_DEPTH} exceeded calling `{}()`",
+                command.name
+            ));
             return Flow::Stop;
         }
         self.depth += 1;
-        self.call_sites.push((self.file.clone(), call.line, command.name.clone()));
+        self.call_sites
+            .push((self.file.clone(), call.line, command.name.clone()));
         let saved_file = std::mem::replace(&mut self.file, command.file.clone());
         let saved_line = self.line;
         let flow = match command.kind {
@@ -793,8 +944,15 @@ impl<'a> Interp<'a> {
             self.set_var(param, arg.clone());
         }
         self.set_var("CMAKE_CURRENT_FUNCTION", command.name.clone());
-        self.set_var("CMAKE_CURRENT_FUNCTION_LIST_FILE", paths::to_cmake(&command.file));
-        let dir = command.file.parent().map(paths::to_cmake).unwrap_or_default();
+        self.set_var(
+            "CMAKE_CURRENT_FUNCTION_LIST_FILE",
+            paths::to_cmake(&command.file),
+        );
+        let dir = command
+            .file
+            .parent()
+            .map(paths::to_cmake)
+            .unwrap_or_default();
         self.set_var("CMAKE_CURRENT_FUNCTION_LIST_DIR", dir);
         self.set_var("CMAKE_CURRENT_FUNCTION_LIST_LINE", command.line.to_string());
         let flow = self.run_block(&command.body);
@@ -823,7 +981,10 @@ impl<'a> Interp<'a> {
             replacements.push((format!("${{{param}}}"), arg.clone()));
         }
         replacements.push(("${ARGC}".into(), args.len().to_string()));
-        replacements.push(("${ARGN}".into(), expand::join_list(&args[command.params.len()..])));
+        replacements.push((
+            "${ARGN}".into(),
+            expand::join_list(&args[command.params.len()..]),
+        ));
         replacements.push(("${ARGV}".into(), expand::join_list(args)));
         for (i, arg) in args.iter().enumerate() {
             replacements.push((format!("${{ARGV{i}}}"), arg.clone()));
@@ -840,7 +1001,11 @@ impl<'a> Interp<'a> {
             }
             out
         };
-        let body: Vec<Node> = command.body.iter().map(|n| n.map_args(&substitute)).collect();
+        let body: Vec<Node> = command
+            .body
+            .iter()
+            .map(|n| n.map_args(&substitute))
+            .collect();
         self.run_block(&body)
     }
 
@@ -869,7 +1034,9 @@ impl<'a> Interp<'a> {
             i += 1;
         }
         let normalized = target.replace('\\', "/");
-        if normalized.ends_with("tools/cmake/project.cmake") || normalized.ends_with("tools/cmake/idf.cmake") {
+        if normalized.ends_with("tools/cmake/project.cmake")
+            || normalized.ends_with("tools/cmake/idf.cmake")
+        {
             // ESP-IDF's own build system: the planner models it, it is not evaluated.
             if normalized.ends_with("project.cmake") {
                 self.out.includes_idf_project_cmake = true;
@@ -886,7 +1053,9 @@ impl<'a> Interp<'a> {
                     self.set_var(&var, "NOTFOUND");
                 }
             } else {
-                self.warn(format!("CMake module `{target}` is not evaluated (not found in CMAKE_MODULE_PATH)"));
+                self.warn(format!(
+                    "CMake module `{target}` is not evaluated (not found in CMAKE_MODULE_PATH)"
+                ));
                 if let Some(var) = result_var {
                     self.set_var(&var, "NOTFOUND");
                 }
@@ -913,7 +1082,8 @@ impl<'a> Interp<'a> {
     /// `CMAKE_CURRENT_SOURCE_DIR`), or a module searched in `CMAKE_MODULE_PATH`. None: a module
     /// not found there (a CMake-shipped module, not evaluated).
     fn resolve_include(&mut self, target: &str) -> Option<PathBuf> {
-        let is_module = !target.contains('/') && !target.contains('\\') && !target.ends_with(".cmake");
+        let is_module =
+            !target.contains('/') && !target.contains('\\') && !target.ends_with(".cmake");
         if is_module && !paths::is_full_path(target) {
             let module_path = self.var_or_empty("CMAKE_MODULE_PATH");
             for dir in expand::list_items_nonempty(&module_path) {
@@ -931,7 +1101,10 @@ impl<'a> Interp<'a> {
     /// Runs an included file in the current scope.
     pub(crate) fn run_included(&mut self, path: &Path) -> Flow {
         if self.depth >= MAX_DEPTH {
-            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded including {}", path.display()));
+            self.fail(format!(
+                "maximum nesting depth {MAX_DEPTH} exceeded including {}",
+                path.display()
+            ));
             return Flow::Stop;
         }
         let nodes = match self.load(path) {
@@ -953,15 +1126,20 @@ impl<'a> Interp<'a> {
             self.set_var("CMAKE_PARENT_LIST_FILE", f.clone());
         }
         self.set_var("CMAKE_CURRENT_LIST_FILE", paths::to_cmake(path));
-        self.set_var("CMAKE_CURRENT_LIST_DIR", path.parent().map(paths::to_cmake).unwrap_or_default());
+        self.set_var(
+            "CMAKE_CURRENT_LIST_DIR",
+            path.parent().map(paths::to_cmake).unwrap_or_default(),
+        );
         let saved_file = std::mem::replace(&mut self.file, Arc::from(path));
         let saved_line = self.line;
         let flow = self.run_block(&nodes);
         self.file = saved_file;
         self.line = saved_line;
-        for (name, old) in
-            [("CMAKE_CURRENT_LIST_FILE", old_file), ("CMAKE_CURRENT_LIST_DIR", old_dir), ("CMAKE_PARENT_LIST_FILE", old_parent)]
-        {
+        for (name, old) in [
+            ("CMAKE_CURRENT_LIST_FILE", old_file),
+            ("CMAKE_CURRENT_LIST_DIR", old_dir),
+            ("CMAKE_PARENT_LIST_FILE", old_parent),
+        ] {
             match old {
                 Some(v) => self.set_var(name, v),
                 None => self.unset_var(name),
@@ -995,7 +1173,9 @@ impl<'a> Interp<'a> {
             ));
             return Flow::Stop;
         }
-        let binary_arg = args[1..].iter().find(|a| !matches!(a.as_str(), "EXCLUDE_FROM_ALL" | "SYSTEM"));
+        let binary_arg = args[1..]
+            .iter()
+            .find(|a| !matches!(a.as_str(), "EXCLUDE_FROM_ALL" | "SYSTEM"));
         let binary_dir = match binary_arg {
             Some(b) => paths::absolute(Path::new(b), &current_binary),
             None => match source_dir.strip_prefix(&current_source) {
@@ -1004,7 +1184,10 @@ impl<'a> Interp<'a> {
             },
         };
         if self.depth >= MAX_DEPTH {
-            self.fail(format!("maximum nesting depth {MAX_DEPTH} exceeded adding {}", source_dir.display()));
+            self.fail(format!(
+                "maximum nesting depth {MAX_DEPTH} exceeded adding {}",
+                source_dir.display()
+            ));
             return Flow::Stop;
         }
         let nodes = match self.load(&list_file) {
@@ -1039,7 +1222,11 @@ impl<'a> Interp<'a> {
         self.line = saved_line;
         self.scopes.pop();
         self.depth -= 1;
-        if flow == Flow::Stop { Flow::Stop } else { Flow::Normal }
+        if flow == Flow::Stop {
+            Flow::Stop
+        } else {
+            Flow::Normal
+        }
     }
 
     /// Takes the top-level function and macro definitions of `path` without running anything.
@@ -1061,7 +1248,9 @@ impl<'a> Interp<'a> {
                 _ => continue,
             };
             // Definitions are taken literally: a name made of variables cannot be known here.
-            let Some(name) = head.args.first().filter(|a| a.is_literal()) else { continue };
+            let Some(name) = head.args.first().filter(|a| a.is_literal()) else {
+                continue;
+            };
             let command = UserCommand {
                 name: name.text.to_ascii_lowercase(),
                 kind,
@@ -1070,7 +1259,8 @@ impl<'a> Interp<'a> {
                 file: file.clone(),
                 line: head.line,
             };
-            self.fallback_commands.insert(command.name.clone(), Rc::new(command));
+            self.fallback_commands
+                .insert(command.name.clone(), Rc::new(command));
         }
     }
 

@@ -127,7 +127,11 @@ impl Evaluator {
     pub fn eval_component(&self, input: &ComponentInput) -> ComponentEval {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         let run = || {
-            let mode = Mode::Component { name: input.name.clone(), dir: input.dir.clone(), pass: input.pass };
+            let mode = Mode::Component {
+                name: input.name.clone(),
+                dir: input.dir.clone(),
+                pass: input.pass,
+            };
             let mut interp = Interp::new(&self.shared, &input.values, mode, &input.list_file);
             setup_component_scope(&mut interp, input);
             for file in &input.command_files {
@@ -153,7 +157,10 @@ impl Evaluator {
                 warnings: Vec::new(),
                 fatal: Some(internal_error(&input.list_file)),
                 // Empty inputs would make the result look valid forever: depend on the file.
-                inputs: EvalInputs { files: internal_error_inputs(&input.list_file), ..EvalInputs::default() },
+                inputs: EvalInputs {
+                    files: internal_error_inputs(&input.list_file),
+                    ..EvalInputs::default()
+                },
             },
         }
     }
@@ -184,9 +191,14 @@ impl Evaluator {
     pub fn eval_project(&self, input: &ProjectInput) -> ProjectEval {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         let run = || {
-            let mut interp = Interp::new(&self.shared, &input.values, Mode::Project, &input.list_file);
+            let mut interp =
+                Interp::new(&self.shared, &input.values, Mode::Project, &input.list_file);
             let dir = paths::to_cmake(&input.dir);
-            let list_dir = input.list_file.parent().map(paths::to_cmake).unwrap_or_else(|| dir.clone());
+            let list_dir = input
+                .list_file
+                .parent()
+                .map(paths::to_cmake)
+                .unwrap_or_else(|| dir.clone());
             interp.set_var("CMAKE_SOURCE_DIR", dir.clone());
             interp.set_var("CMAKE_CURRENT_SOURCE_DIR", dir);
             interp.set_var("CMAKE_CURRENT_LIST_DIR", list_dir);
@@ -209,14 +221,20 @@ impl Evaluator {
                 messages: Vec::new(),
                 warnings: Vec::new(),
                 fatal: Some(internal_error(&input.list_file)),
-                inputs: EvalInputs { files: internal_error_inputs(&input.list_file), ..EvalInputs::default() },
+                inputs: EvalInputs {
+                    files: internal_error_inputs(&input.list_file),
+                    ..EvalInputs::default()
+                },
             },
         }
     }
 
     /// [`Self::eval_project`] through the cache.
     pub fn eval_project_cached(&self, input: &ProjectInput) -> Arc<ProjectEval> {
-        let key = ProjectKey { list_file: input.list_file.clone(), dir: input.dir.clone() };
+        let key = ProjectKey {
+            list_file: input.list_file.clone(),
+            dir: input.dir.clone(),
+        };
         if let Some(result) = self.cached(&self.projects, &key, &input.values) {
             return result;
         }
@@ -235,7 +253,12 @@ impl Evaluator {
         }
     }
 
-    fn cached<K, T>(&self, map: &Mutex<HashMap<K, CacheEntry<T>>>, key: &K, values: &InputValues) -> Option<Arc<T>>
+    fn cached<K, T>(
+        &self,
+        map: &Mutex<HashMap<K, CacheEntry<T>>>,
+        key: &K,
+        values: &InputValues,
+    ) -> Option<Arc<T>>
     where
         K: std::hash::Hash + Eq,
         T: HasInputs,
@@ -258,7 +281,11 @@ impl Evaluator {
     }
 }
 
-fn store<K: std::hash::Hash + Eq, T: HasInputs>(map: &Mutex<HashMap<K, CacheEntry<T>>>, key: K, result: Arc<T>) {
+fn store<K: std::hash::Hash + Eq, T: HasInputs>(
+    map: &Mutex<HashMap<K, CacheEntry<T>>>,
+    key: K,
+    result: Arc<T>,
+) {
     if let Ok(mut map) = map.lock() {
         if map.len() >= RESULT_CACHE_LIMIT {
             map.clear();
@@ -295,7 +322,11 @@ impl EvalInputs {
 
     /// None: invalid. Some(Some(stamps)): valid, and some files had to be re-hashed (their new
     /// stamps are returned). Some(None): valid with stat checks only.
-    fn validate(&self, values: &InputValues, stamps: &[FileInput]) -> Option<Option<Vec<FileInput>>> {
+    fn validate(
+        &self,
+        values: &InputValues,
+        stamps: &[FileInput],
+    ) -> Option<Option<Vec<FileInput>>> {
         for (key, seen) in &self.variables {
             if values.lookup(key) != seen.as_deref() {
                 return None;
@@ -310,7 +341,9 @@ impl EvalInputs {
         let mut refreshed = None;
         // Files whose stamp changed but content did not: remember their new stamps.
         for (i, stamp) in stamps.iter().enumerate() {
-            let Ok(metadata) = std::fs::metadata(&stamp.path) else { continue };
+            let Ok(metadata) = std::fs::metadata(&stamp.path) else {
+                continue;
+            };
             let modified = metadata.modified().ok();
             if modified != stamp.modified || metadata.len() != stamp.len {
                 let stamps = refreshed.get_or_insert_with(|| stamps.to_vec());
@@ -329,7 +362,11 @@ impl EvalInputs {
 
 fn setup_component_scope(interp: &mut Interp<'_>, input: &ComponentInput) {
     let dir = paths::to_cmake(&input.dir);
-    let list_dir = input.list_file.parent().map(paths::to_cmake).unwrap_or_else(|| dir.clone());
+    let list_dir = input
+        .list_file
+        .parent()
+        .map(paths::to_cmake)
+        .unwrap_or_else(|| dir.clone());
     interp.set_var("COMPONENT_NAME", input.name.clone());
     interp.set_var("COMPONENT_DIR", dir.clone());
     interp.set_var("COMPONENT_PATH", dir.clone());
@@ -375,7 +412,11 @@ fn project_result(mut interp: Interp<'_>) -> ProjectEval {
         interp.warn("the file never calls project(); it is not an ESP-IDF project CMakeLists.txt");
     }
     let variables = interp.scopes.visible_set_variables().into_iter().collect();
-    let env = interp.env.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect();
+    let env = interp
+        .env
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .collect();
     let out = interp.out;
     ProjectEval {
         project_name: out.project_name,
@@ -400,5 +441,7 @@ fn internal_error(file: &Path) -> EvalDiagnostic {
 }
 
 fn internal_error_inputs(file: &Path) -> Vec<FileInput> {
-    fsops::read_file(file).map(|(_, input)| vec![input]).unwrap_or_default()
+    fsops::read_file(file)
+        .map(|(_, input)| vec![input])
+        .unwrap_or_default()
 }

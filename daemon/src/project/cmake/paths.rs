@@ -39,7 +39,11 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 /// A path as CMake writes it into a variable: forward slashes.
 pub(crate) fn to_cmake(path: &Path) -> String {
     let s = path.to_string_lossy();
-    if cfg!(windows) { s.replace('\\', "/") } else { s.into_owned() }
+    if cfg!(windows) {
+        s.replace('\\', "/")
+    } else {
+        s.into_owned()
+    }
 }
 
 /// `absolute` on strings.
@@ -54,7 +58,8 @@ pub(crate) fn is_full_path(path: &str) -> bool {
         return true;
     }
     if cfg!(windows) {
-        return (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()) || path.starts_with("\\\\");
+        return (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic())
+            || path.starts_with("\\\\");
     }
     false
 }
@@ -85,14 +90,22 @@ pub(crate) fn filename_name(path: &str) -> &str {
 /// `EXT` (longest extension, from the first dot of the name) or `LAST_EXT`.
 pub(crate) fn filename_ext(path: &str, last: bool) -> &str {
     let name = filename_name(path);
-    let dot = if last { name.rfind('.') } else { name.find('.') };
+    let dot = if last {
+        name.rfind('.')
+    } else {
+        name.find('.')
+    };
     dot.map_or("", |i| &name[i..])
 }
 
 /// `NAME_WE` (name without the longest extension) or `NAME_WLE`.
 pub(crate) fn filename_stem(path: &str, last: bool) -> &str {
     let name = filename_name(path);
-    let dot = if last { name.rfind('.') } else { name.find('.') };
+    let dot = if last {
+        name.rfind('.')
+    } else {
+        name.find('.')
+    };
     dot.map_or(name, |i| &name[..i])
 }
 
@@ -105,7 +118,10 @@ pub(crate) struct CmakePath<'a> {
 impl<'a> CmakePath<'a> {
     pub(crate) fn new(path: &'a str) -> Self {
         let root_len = path.bytes().take_while(|b| *b == b'/').count();
-        CmakePath { root: if root_len > 0 { &path[..1] } else { "" }, relative: &path[root_len..] }
+        CmakePath {
+            root: if root_len > 0 { &path[..1] } else { "" },
+            relative: &path[root_len..],
+        }
     }
 
     /// The last element; empty when the path ends with a separator.
@@ -123,9 +139,17 @@ impl<'a> CmakePath<'a> {
         if name == "." || name == ".." {
             return "";
         }
-        let search = if let Some(stripped) = name.strip_prefix('.') { stripped } else { name };
+        let search = if let Some(stripped) = name.strip_prefix('.') {
+            stripped
+        } else {
+            name
+        };
         let offset = name.len() - search.len();
-        let dot = if last_only { search.rfind('.') } else { search.find('.') };
+        let dot = if last_only {
+            search.rfind('.')
+        } else {
+            search.find('.')
+        };
         dot.map_or("", |i| &name[offset + i..])
     }
 
@@ -148,7 +172,11 @@ impl<'a> CmakePath<'a> {
                 while end > rel_start && whole.as_bytes()[end - 1] == b'/' {
                     end -= 1;
                 }
-                if end == rel_start { &whole[..rel_start.max(self.root.len())] } else { &whole[..end] }
+                if end == rel_start {
+                    &whole[..rel_start.max(self.root.len())]
+                } else {
+                    &whole[..end]
+                }
             }
             None => &whole[..rel_start.min(self.root.len())],
         }
@@ -162,7 +190,11 @@ pub(crate) fn normal_path(path: &str) -> String {
     }
     let p = CmakePath::new(path);
     let mut parts: Vec<&str> = Vec::new();
-    let trailing = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..") || path == "." || path == "..";
+    let trailing = path.ends_with('/')
+        || path.ends_with("/.")
+        || path.ends_with("/..")
+        || path == "."
+        || path == "..";
     for part in p.relative.split('/') {
         match part {
             "" | "." => {}

@@ -42,12 +42,19 @@ pub(crate) enum Found<'a> {
 
 impl Scopes {
     pub(crate) fn push(&mut self, kind: FrameKind) {
-        self.frames.push(Frame { kind, vars: HashMap::new() });
+        self.frames.push(Frame {
+            kind,
+            vars: HashMap::new(),
+        });
     }
 
     pub(crate) fn pop(&mut self) -> Option<Frame> {
         // The base frame stays.
-        if self.frames.len() > 1 { self.frames.pop() } else { None }
+        if self.frames.len() > 1 {
+            self.frames.pop()
+        } else {
+            None
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Found<'_> {
@@ -76,22 +83,40 @@ impl Scopes {
 
     /// Mutable access to the value in the top frame, creating it from `current` (the visible
     /// value) when the top frame does not hold the name yet: in-place list appends.
-    pub(crate) fn top_value_mut(&mut self, name: &str, current: impl FnOnce() -> Option<String>) -> &mut String {
-        let needs_init = !matches!(self.frames.last().and_then(|f| f.vars.get(name)), Some(Some(_)));
+    pub(crate) fn top_value_mut(
+        &mut self,
+        name: &str,
+        current: impl FnOnce() -> Option<String>,
+    ) -> &mut String {
+        let needs_init = !matches!(
+            self.frames.last().and_then(|f| f.vars.get(name)),
+            Some(Some(_))
+        );
         if needs_init {
             let value = current().unwrap_or_default();
             if let Some(top) = self.frames.last_mut() {
                 top.vars.insert(name.to_owned(), Some(value));
             }
         }
-        let top = self.frames.last_mut().expect("the base frame always exists");
-        top.vars.get_mut(name).and_then(Option::as_mut).expect("just inserted")
+        let top = self
+            .frames
+            .last_mut()
+            .expect("the base frame always exists");
+        top.vars
+            .get_mut(name)
+            .and_then(Option::as_mut)
+            .expect("just inserted")
     }
 
     /// `set(name value PARENT_SCOPE)` / `unset(name PARENT_SCOPE)`. `visible` is the value the
     /// current scope sees now, pinned so that the change does not show through. Returns false
     /// when there is no parent scope.
-    pub(crate) fn set_parent(&mut self, name: &str, value: Option<String>, visible: Option<String>) -> bool {
+    pub(crate) fn set_parent(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+        visible: Option<String>,
+    ) -> bool {
         let n = self.frames.len();
         if n < 3 {
             // Frame 0 is the evaluator's base; the evaluated file's own scope has no parent the
@@ -107,13 +132,20 @@ impl Scopes {
     /// Every variable defined in the frames above the base, as the top of the stack sees them.
     pub(crate) fn visible_set_variables(&self) -> Vec<(String, String)> {
         let mut seen: HashMap<&str, Option<&str>> = HashMap::new();
-        for frame in self.frames.iter().rev().filter(|f| f.kind != FrameKind::Base) {
+        for frame in self
+            .frames
+            .iter()
+            .rev()
+            .filter(|f| f.kind != FrameKind::Base)
+        {
             for (name, value) in &frame.vars {
                 seen.entry(name.as_str()).or_insert(value.as_deref());
             }
         }
-        let mut out: Vec<(String, String)> =
-            seen.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))).collect();
+        let mut out: Vec<(String, String)> = seen
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+            .collect();
         out.sort();
         out
     }

@@ -34,7 +34,10 @@ impl Arg {
         match self.kind {
             ArgKind::Bracket => true,
             ArgKind::Quoted => !self.text.bytes().any(|b| b == b'\\' || b == b'$'),
-            ArgKind::Unquoted => !self.text.bytes().any(|b| b == b'\\' || b == b'$' || b == b';'),
+            ArgKind::Unquoted => !self
+                .text
+                .bytes()
+                .any(|b| b == b'\\' || b == b'$' || b == b';'),
         }
     }
 }
@@ -80,7 +83,10 @@ impl Node {
                     .iter()
                     .map(|a| match a.kind {
                         ArgKind::Bracket => a.clone(),
-                        kind => Arg { text: f(&a.text), kind },
+                        kind => Arg {
+                            text: f(&a.text),
+                            kind,
+                        },
                     })
                     .collect(),
             }
@@ -91,14 +97,33 @@ impl Node {
         match self {
             Node::Command(c) => Node::Command(call(c, f)),
             Node::If(node) => Node::If(IfNode {
-                branches: node.branches.iter().map(|(c, b)| (call(c, f), body(b, f))).collect(),
+                branches: node
+                    .branches
+                    .iter()
+                    .map(|(c, b)| (call(c, f), body(b, f)))
+                    .collect(),
                 otherwise: node.otherwise.as_ref().map(|b| body(b, f)),
             }),
-            Node::Foreach { head, body: b } => Node::Foreach { head: call(head, f), body: body(b, f) },
-            Node::While { head, body: b } => Node::While { head: call(head, f), body: body(b, f) },
-            Node::Function { head, body: b } => Node::Function { head: call(head, f), body: body(b, f).into() },
-            Node::Macro { head, body: b } => Node::Macro { head: call(head, f), body: body(b, f).into() },
-            Node::Block { head, body: b } => Node::Block { head: call(head, f), body: body(b, f) },
+            Node::Foreach { head, body: b } => Node::Foreach {
+                head: call(head, f),
+                body: body(b, f),
+            },
+            Node::While { head, body: b } => Node::While {
+                head: call(head, f),
+                body: body(b, f),
+            },
+            Node::Function { head, body: b } => Node::Function {
+                head: call(head, f),
+                body: body(b, f).into(),
+            },
+            Node::Macro { head, body: b } => Node::Macro {
+                head: call(head, f),
+                body: body(b, f).into(),
+            },
+            Node::Block { head, body: b } => Node::Block {
+                head: call(head, f),
+                body: body(b, f),
+            },
         }
     }
 }
@@ -139,7 +164,12 @@ impl<'a> Lexer<'a> {
     fn new(src: &'a str) -> Self {
         // A byte-order mark is allowed at the start of a file.
         let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-        Lexer { src, bytes: src.as_bytes(), pos: 0, line: 1 }
+        Lexer {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            line: 1,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -151,7 +181,10 @@ impl<'a> Lexer<'a> {
     }
 
     fn error<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
-        Err(ParseError { line: self.line, message: message.into() })
+        Err(ParseError {
+            line: self.line,
+            message: message.into(),
+        })
     }
 
     fn calls(mut self) -> Result<Vec<Call>, ParseError> {
@@ -189,9 +222,12 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         if let Some(level) = self.bracket_open_level() {
             let start_line = self.line;
-            self.bracket_body(level).map(|_| ()).or_else(|_| {
-                Err(ParseError { line: start_line, message: "unterminated bracket comment".into() })
-            })
+            self.bracket_body(level)
+                .map(|_| ())
+                .map_err(|_| ParseError {
+                    line: start_line,
+                    message: "unterminated bracket comment".into(),
+                })
         } else {
             while let Some(b) = self.peek() {
                 if b == b'\n' {
@@ -292,7 +328,10 @@ impl<'a> Lexer<'a> {
                     if depth > MAX_NESTING {
                         return self.error("parentheses nested too deeply");
                     }
-                    args.push(Arg { text: "(".into(), kind: ArgKind::Unquoted });
+                    args.push(Arg {
+                        text: "(".into(),
+                        kind: ArgKind::Unquoted,
+                    });
                 }
                 b')' => {
                     self.pos += 1;
@@ -300,7 +339,10 @@ impl<'a> Lexer<'a> {
                     if depth == 0 {
                         return Ok(args);
                     }
-                    args.push(Arg { text: ")".into(), kind: ArgKind::Unquoted });
+                    args.push(Arg {
+                        text: ")".into(),
+                        kind: ArgKind::Unquoted,
+                    });
                 }
                 b'"' => args.push(self.quoted()?),
                 b'[' => {
@@ -310,7 +352,10 @@ impl<'a> Lexer<'a> {
                             line,
                             message: "unterminated bracket argument".into(),
                         })?;
-                        args.push(Arg { text, kind: ArgKind::Bracket });
+                        args.push(Arg {
+                            text,
+                            kind: ArgKind::Bracket,
+                        });
                     } else {
                         args.push(self.unquoted()?);
                     }
@@ -327,13 +372,19 @@ impl<'a> Lexer<'a> {
         let mut run_start = self.pos;
         loop {
             let Some(b) = self.peek() else {
-                return Err(ParseError { line: start_line, message: "unterminated quoted argument".into() });
+                return Err(ParseError {
+                    line: start_line,
+                    message: "unterminated quoted argument".into(),
+                });
             };
             match b {
                 b'"' => {
                     text.push_str(&self.src[run_start..self.pos]);
                     self.pos += 1;
-                    return Ok(Arg { text, kind: ArgKind::Quoted });
+                    return Ok(Arg {
+                        text,
+                        kind: ArgKind::Quoted,
+                    });
                 }
                 b'\\' => match self.peek_at(1) {
                     // Line continuation: backslash-newline disappears.
@@ -374,7 +425,9 @@ impl<'a> Lexer<'a> {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' | b'(' | b')' | b'#' => break,
                 b'\\' => match self.peek_at(1) {
-                    Some(b'\n') | None => return self.error("a backslash cannot end an unquoted argument"),
+                    Some(b'\n') | None => {
+                        return self.error("a backslash cannot end an unquoted argument");
+                    }
                     Some(next) => self.pos += 1 + utf8_len(next),
                 },
                 // A quoted run inside an unquoted argument (`-DX="a b"`): CMake's legacy
@@ -385,7 +438,10 @@ impl<'a> Lexer<'a> {
                     loop {
                         match self.peek() {
                             None => {
-                                return Err(ParseError { line, message: "unterminated quoted text".into() });
+                                return Err(ParseError {
+                                    line,
+                                    message: "unterminated quoted text".into(),
+                                });
                             }
                             Some(b'"') => {
                                 self.pos += 1;
@@ -412,7 +468,10 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
             return self.error("unexpected character in argument list");
         }
-        Ok(Arg { text: self.src[start..self.pos].to_owned(), kind: ArgKind::Unquoted })
+        Ok(Arg {
+            text: self.src[start..self.pos].to_owned(),
+            kind: ArgKind::Unquoted,
+        })
     }
 }
 
@@ -440,15 +499,30 @@ fn build_tree(calls: Vec<Call>) -> Result<Vec<Node>, ParseError> {
 fn unexpected(call: &Call) -> ParseError {
     ParseError {
         line: call.line,
-        message: format!("`{}()` without a matching opening command (flow control is not properly nested)", call.name),
+        message: format!(
+            "`{}()` without a matching opening command (flow control is not properly nested)",
+            call.name
+        ),
     }
 }
 
 fn unclosed(head: &Call, close: &str) -> ParseError {
-    ParseError { line: head.line, message: format!("`{}()` is never closed by `{close}()`", head.name) }
+    ParseError {
+        line: head.line,
+        message: format!("`{}()` is never closed by `{close}()`", head.name),
+    }
 }
 
-const CLOSERS: &[&str] = &["elseif", "else", "endif", "endforeach", "endwhile", "endfunction", "endmacro", "endblock"];
+const CLOSERS: &[&str] = &[
+    "elseif",
+    "else",
+    "endif",
+    "endforeach",
+    "endwhile",
+    "endfunction",
+    "endmacro",
+    "endblock",
+];
 
 /// Collects nodes until one of `terminators` (returned) or the end of input (None).
 fn block(
@@ -461,9 +535,15 @@ fn block(
         if terminators.contains(&call.name.as_str()) {
             return Ok((nodes, Some(call)));
         }
-        let opener = matches!(call.name.as_str(), "if" | "foreach" | "while" | "function" | "macro" | "block");
+        let opener = matches!(
+            call.name.as_str(),
+            "if" | "foreach" | "while" | "function" | "macro" | "block"
+        );
         if opener && depth >= MAX_NESTING {
-            return Err(ParseError { line: call.line, message: "blocks nested too deeply".into() });
+            return Err(ParseError {
+                line: call.line,
+                message: "blocks nested too deeply".into(),
+            });
         }
         let node = match call.name.as_str() {
             "if" => {
@@ -472,7 +552,9 @@ fn block(
                 let mut head = call;
                 loop {
                     let (body, end) = block(iter, &["elseif", "else", "endif"], depth + 1)?;
-                    let Some(end) = end else { return Err(unclosed(&head, "endif")) };
+                    let Some(end) = end else {
+                        return Err(unclosed(&head, "endif"));
+                    };
                     branches.push((head, body));
                     match end.name.as_str() {
                         "elseif" => head = end,
@@ -487,7 +569,10 @@ fn block(
                         _ => break,
                     }
                 }
-                Node::If(IfNode { branches, otherwise })
+                Node::If(IfNode {
+                    branches,
+                    otherwise,
+                })
             }
             "foreach" => {
                 let (body, end) = block(iter, &["endforeach"], depth + 1)?;
@@ -508,14 +593,20 @@ fn block(
                 if end.is_none() {
                     return Err(unclosed(&call, "endfunction"));
                 }
-                Node::Function { head: call, body: body.into() }
+                Node::Function {
+                    head: call,
+                    body: body.into(),
+                }
             }
             "macro" => {
                 let (body, end) = block(iter, &["endmacro"], depth + 1)?;
                 if end.is_none() {
                     return Err(unclosed(&call, "endmacro"));
                 }
-                Node::Macro { head: call, body: body.into() }
+                Node::Macro {
+                    head: call,
+                    body: body.into(),
+                }
             }
             "block" => {
                 let (body, end) = block(iter, &["endblock"], depth + 1)?;

@@ -86,7 +86,10 @@ impl InputValues {
 
     /// A component property, explicit or derived from the component name.
     pub fn component_property(&self, component: &str, property: &str) -> Option<&str> {
-        self.component_properties.get(component).and_then(|p| p.get(property)).map(String::as_str)
+        self.component_properties
+            .get(component)
+            .and_then(|p| p.get(property))
+            .map(String::as_str)
     }
 }
 
@@ -109,7 +112,12 @@ pub struct ComponentInput {
 }
 
 impl ComponentInput {
-    pub fn new(name: impl Into<String>, dir: impl Into<PathBuf>, pass: ComponentPass, values: Arc<InputValues>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        dir: impl Into<PathBuf>,
+        pass: ComponentPass,
+        values: Arc<InputValues>,
+    ) -> Self {
         let dir = dir.into();
         ComponentInput {
             name: name.into(),
@@ -135,7 +143,11 @@ pub struct ProjectInput {
 impl ProjectInput {
     pub fn new(dir: impl Into<PathBuf>, values: Arc<InputValues>) -> Self {
         let dir = dir.into();
-        ProjectInput { list_file: dir.join("CMakeLists.txt"), dir, values }
+        ProjectInput {
+            list_file: dir.join("CMakeLists.txt"),
+            dir,
+            values,
+        }
     }
 }
 
@@ -339,7 +351,8 @@ impl ComponentEval {
                 continue;
             }
             for arg in &command.args[1..] {
-                if matches!(arg.as_str(), "PUBLIC" | "PRIVATE" | "INTERFACE") || arg.contains("$<") {
+                if matches!(arg.as_str(), "PUBLIC" | "PRIVATE" | "INTERFACE") || arg.contains("$<")
+                {
                     continue;
                 }
                 out.push(super::paths::absolute(Path::new(arg), &command.source_dir));
@@ -391,6 +404,9 @@ pub struct GlobRecord {
     pub recursive: bool,
     pub list_directories: bool,
     pub follow_symlinks: bool,
+    /// The walk visits at most this many directory entries (then the result is incomplete and
+    /// the evaluation warned about it).
+    pub entry_limit: usize,
     /// Absolute matched paths, sorted.
     pub matched: Vec<PathBuf>,
 }

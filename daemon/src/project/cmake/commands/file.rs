@@ -9,7 +9,6 @@ use super::super::expand::{join_list, list_items_nonempty};
 use super::super::fsops;
 use super::super::interp::{Flow, Interp};
 use super::super::paths::{self, CmakePath};
-use super::super::types::GlobRecord;
 use super::atoi;
 
 /// Sub-commands that write or have side effects: recorded, not performed.
@@ -48,8 +47,11 @@ impl Interp<'_> {
                 Some([path, var]) => {
                     let value = if sub == "TO_CMAKE_PATH" {
                         let separator = if cfg!(windows) { ';' } else { ':' };
-                        let items: Vec<String> =
-                            path.split(separator).filter(|s| !s.is_empty()).map(|s| s.replace('\\', "/")).collect();
+                        let items: Vec<String> = path
+                            .split(separator)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| s.replace('\\', "/"))
+                            .collect();
                         join_list(&items)
                     } else if cfg!(windows) {
                         path.replace('/', "\\")
@@ -121,9 +123,13 @@ impl Interp<'_> {
     }
 
     fn file_read(&mut self, a: &[String]) -> Result<(), String> {
-        let [file, var, options @ ..] = a else { return Err("called with incorrect number of arguments".into()) };
+        let [file, var, options @ ..] = a else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let path = self.input_path(file);
-        let bytes = self.read_input_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = self
+            .read_input_file(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut offset = 0usize;
         let mut limit = None;
         let mut hex = false;
@@ -156,9 +162,13 @@ impl Interp<'_> {
     }
 
     fn file_strings(&mut self, a: &[String]) -> Result<(), String> {
-        let [file, var, options @ ..] = a else { return Err("called with incorrect number of arguments".into()) };
+        let [file, var, options @ ..] = a else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let path = self.input_path(file);
-        let bytes = self.read_input_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = self
+            .read_input_file(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let mut regex = None;
         let mut limit_count = usize::MAX;
         let mut min_len = 0usize;
@@ -168,7 +178,11 @@ impl Interp<'_> {
             let value = options.get(i + 1);
             match options[i].as_str() {
                 "REGEX" => {
-                    regex = Some(self.shared.regexes.get(value.map(String::as_str).unwrap_or(""))?);
+                    regex = Some(
+                        self.shared
+                            .regexes
+                            .get(value.map(String::as_str).unwrap_or(""))?,
+                    );
                     i += 1;
                 }
                 "LIMIT_COUNT" => {
@@ -190,16 +204,30 @@ impl Interp<'_> {
         }
         let text = String::from_utf8_lossy(&bytes);
         let mut out = Vec::new();
-        for line in text.split('\n') {
+        let segments: Vec<&str> = text.split('\n').collect();
+        let last = segments.len() - 1;
+        for (index, line) in segments.into_iter().enumerate() {
             if out.len() >= limit_count {
                 break;
             }
+            // Blank lines count, except the empty tail after the final newline.
+            if index == last && line.is_empty() {
+                break;
+            }
             // Only printable text counts; control characters end a string.
-            let line: String = line.trim_end_matches('\r').chars().filter(|c| !c.is_control() || *c == '\t').collect();
+            let line: String = line
+                .trim_end_matches('\r')
+                .chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect();
             if line.len() < min_len {
                 continue;
             }
-            let line = if line.len() > max_len { line[..max_len].to_owned() } else { line };
+            let line = if line.len() > max_len {
+                line[..max_len].to_owned()
+            } else {
+                line
+            };
             if let Some(re) = &regex
                 && !re.is_match(&line)
             {
@@ -212,7 +240,9 @@ impl Interp<'_> {
     }
 
     fn file_glob(&mut self, a: &[String], recursive: bool) -> Result<(), String> {
-        let Some(var) = a.first().cloned() else { return Err("called with incorrect number of arguments".into()) };
+        let Some(var) = a.first().cloned() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let mut list_directories = !recursive;
         let mut relative = None;
         let mut follow_symlinks = false;
@@ -236,7 +266,7 @@ impl Interp<'_> {
             }
             i += 1;
         }
-        let matched = fsops::glob(&patterns, recursive, list_directories, follow_symlinks);
+        let matched = self.run_glob(patterns, recursive, list_directories, follow_symlinks);
         let values: Vec<String> = matched
             .iter()
             .map(|p| match &relative {
@@ -244,13 +274,14 @@ impl Interp<'_> {
                 None => paths::to_cmake(p),
             })
             .collect();
-        self.note_glob(GlobRecord { patterns, recursive, list_directories, follow_symlinks, matched });
         self.set_var(&var, join_list(&values));
         Ok(())
     }
 
     fn file_about(&mut self, sub: &str, a: &[String]) -> Result<(), String> {
-        let [file, var, rest @ ..] = a else { return Err("called with incorrect number of arguments".into()) };
+        let [file, var, rest @ ..] = a else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let path = self.input_path(file);
         if sub == "TIMESTAMP" {
             self.warn("file(TIMESTAMP) is not evaluated; its result is left empty");
@@ -258,7 +289,9 @@ impl Interp<'_> {
             let _ = rest;
             return Ok(());
         }
-        let bytes = self.read_input_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = self
+            .read_input_file(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let value = match sub {
             "SIZE" => bytes.len().to_string(),
             "SHA224" => hex::encode(sha2::Sha224::digest(&bytes)),
@@ -266,7 +299,9 @@ impl Interp<'_> {
             "SHA384" => hex::encode(sha2::Sha384::digest(&bytes)),
             "SHA512" => hex::encode(sha2::Sha512::digest(&bytes)),
             _ => {
-                self.warn(format!("file({sub}) is not evaluated; its result is left empty"));
+                self.warn(format!(
+                    "file({sub}) is not evaluated; its result is left empty"
+                ));
                 String::new()
             }
         };
@@ -303,11 +338,15 @@ impl Interp<'_> {
                 }
             }
             "PROGRAM" => {
-                self.warn("get_filename_component(PROGRAM) is not evaluated; the result is the input");
+                self.warn(
+                    "get_filename_component(PROGRAM) is not evaluated; the result is the input",
+                );
                 file.to_owned()
             }
             other => {
-                self.fail(format!("get_filename_component() given unknown component {other}"));
+                self.fail(format!(
+                    "get_filename_component() given unknown component {other}"
+                ));
                 return Flow::Stop;
             }
         };
@@ -342,7 +381,9 @@ impl Interp<'_> {
         // Sub-commands that do not read a path variable.
         match sub {
             "COMPARE" => {
-                let [a, op, b, out] = rest else { return Err(wrong()) };
+                let [a, op, b, out] = rest else {
+                    return Err(wrong());
+                };
                 let equal = paths::normal_path(a) == paths::normal_path(b) || a == b;
                 let result = match op.as_str() {
                     "EQUAL" => equal,
@@ -353,19 +394,31 @@ impl Interp<'_> {
                 return Ok(());
             }
             "CONVERT" => {
-                let [input, mode, out, ..] = rest else { return Err(wrong()) };
+                let [input, mode, out, ..] = rest else {
+                    return Err(wrong());
+                };
                 let normalize = rest.iter().any(|a| a == "NORMALIZE");
                 let items: Vec<String> = match mode.as_str() {
                     "TO_CMAKE_PATH_LIST" => {
                         let separator = if cfg!(windows) { ';' } else { ':' };
-                        input.split(separator).filter(|s| !s.is_empty()).map(|s| s.replace('\\', "/")).collect()
+                        input
+                            .split(separator)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| s.replace('\\', "/"))
+                            .collect()
                     }
                     "TO_NATIVE_PATH_LIST" => list_items_nonempty(input),
                     other => return Err(format!("unknown conversion {other}")),
                 };
-                let items: Vec<String> =
-                    items.into_iter().map(|i| if normalize { paths::normal_path(&i) } else { i }).collect();
-                let value = if mode == "TO_NATIVE_PATH_LIST" && !cfg!(windows) { items.join(":") } else { join_list(&items) };
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|i| if normalize { paths::normal_path(&i) } else { i })
+                    .collect();
+                let value = if mode == "TO_NATIVE_PATH_LIST" && !cfg!(windows) {
+                    items.join(":")
+                } else {
+                    join_list(&items)
+                };
                 self.set_var(out, value);
                 return Ok(());
             }
@@ -376,7 +429,11 @@ impl Interp<'_> {
                     _ => return Err(wrong()),
                 };
                 let value = input.1.replace('\\', "/");
-                let value = if normalize { paths::normal_path(&value) } else { value };
+                let value = if normalize {
+                    paths::normal_path(&value)
+                } else {
+                    value
+                };
                 self.set_var(input.0, value);
                 return Ok(());
             }
@@ -385,7 +442,11 @@ impl Interp<'_> {
         let var = rest.first().ok_or_else(wrong)?.clone();
         let path = self.var_or_empty(&var);
         let options = &rest[1..];
-        let output_var = options.iter().position(|a| a == "OUTPUT_VARIABLE").and_then(|p| options.get(p + 1)).cloned();
+        let output_var = options
+            .iter()
+            .position(|a| a == "OUTPUT_VARIABLE")
+            .and_then(|p| options.get(p + 1))
+            .cloned();
         let has = |flag: &str| options.iter().any(|a| a == flag);
         let plain: Vec<&String> = {
             let mut v = Vec::new();
@@ -407,7 +468,9 @@ impl Interp<'_> {
         };
         match sub {
             "GET" => {
-                let [component, .., out] = options else { return Err(wrong()) };
+                let [component, .., out] = options else {
+                    return Err(wrong());
+                };
                 let last_only = has("LAST_ONLY");
                 let value = match component.as_str() {
                     "ROOT_NAME" => String::new(),
@@ -438,11 +501,17 @@ impl Interp<'_> {
             "IS_ABSOLUTE" | "IS_RELATIVE" => {
                 let out = options.last().ok_or_else(wrong)?;
                 let absolute = !p.root.is_empty();
-                let value = if sub == "IS_ABSOLUTE" { absolute } else { !absolute };
+                let value = if sub == "IS_ABSOLUTE" {
+                    absolute
+                } else {
+                    !absolute
+                };
                 self.set_var(out, if value { "ON" } else { "OFF" });
             }
             "IS_PREFIX" => {
-                let [input, .., out] = options else { return Err(wrong()) };
+                let [input, .., out] = options else {
+                    return Err(wrong());
+                };
                 let (prefix, other) = if has("NORMALIZE") {
                     (paths::normal_path(&path), paths::normal_path(input))
                 } else {
@@ -478,8 +547,11 @@ impl Interp<'_> {
             "REPLACE_FILENAME" => {
                 let input = plain.first().ok_or_else(wrong)?;
                 let name = p.filename();
-                let value =
-                    if name.is_empty() { path.clone() } else { format!("{}{input}", &path[..path.len() - name.len()]) };
+                let value = if name.is_empty() {
+                    path.clone()
+                } else {
+                    format!("{}{input}", &path[..path.len() - name.len()])
+                };
                 set_result(self, value);
             }
             "REMOVE_EXTENSION" => {
@@ -507,19 +579,37 @@ impl Interp<'_> {
                 } else if path.starts_with('/') {
                     path.clone()
                 } else {
-                    let joined = if base.ends_with('/') { format!("{base}{path}") } else { format!("{base}/{path}") };
-                    if has("NORMALIZE") { paths::normal_path(&joined) } else { joined }
+                    let joined = if base.ends_with('/') {
+                        format!("{base}{path}")
+                    } else {
+                        format!("{base}/{path}")
+                    };
+                    if has("NORMALIZE") {
+                        paths::normal_path(&joined)
+                    } else {
+                        joined
+                    }
                 };
                 set_result(self, value);
             }
             "NATIVE_PATH" => {
                 let out = options.last().ok_or_else(wrong)?;
-                let value = if has("NORMALIZE") { paths::normal_path(&path) } else { path.clone() };
+                let value = if has("NORMALIZE") {
+                    paths::normal_path(&path)
+                } else {
+                    path.clone()
+                };
                 self.set_var(out, value);
             }
             "HASH" => {
                 let out = options.last().ok_or_else(wrong)?;
-                self.set_var(out, format!("{:x}", fsops::hash_bytes(paths::normal_path(&path).as_bytes())));
+                self.set_var(
+                    out,
+                    format!(
+                        "{:x}",
+                        fsops::hash_bytes(paths::normal_path(&path).as_bytes())
+                    ),
+                );
             }
             other => return Err(format!("unknown sub-command {other}")),
         }

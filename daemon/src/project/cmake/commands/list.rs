@@ -1,7 +1,7 @@
 //! `list()`.
 
 use super::super::expand::{join_list, list_items, split_list_into};
-use super::super::interp::{Flow, Interp};
+use super::super::interp::{Flow, Interp, MAX_VALUE_LEN};
 use super::atoi;
 
 impl Interp<'_> {
@@ -34,24 +34,36 @@ impl Interp<'_> {
                 let begin = atoi(&a[0]);
                 let length = atoi(&a[1]);
                 if begin < 0 || begin as usize > items.len() {
-                    return Err(format!("list(SUBLIST) begin index {begin} is out of range 0 - {}", items.len()));
+                    return Err(format!(
+                        "list(SUBLIST) begin index {begin} is out of range 0 - {}",
+                        items.len()
+                    ));
                 }
                 if length < -1 {
                     return Err(format!("list(SUBLIST) length {length} is negative"));
                 }
                 let begin = begin as usize;
-                let end = if length == -1 { items.len() } else { (begin + length as usize).min(items.len()) };
+                let end = if length == -1 {
+                    items.len()
+                } else {
+                    (begin + length as usize).min(items.len())
+                };
                 Ok(join_list(&items[begin..end]))
             }),
             "FIND" => self.list_read(&name, rest, 2, |items, a| {
-                Ok(items.iter().position(|i| *i == a[0]).map_or("-1".into(), |p| p.to_string()))
+                Ok(items
+                    .iter()
+                    .position(|i| *i == a[0])
+                    .map_or("-1".into(), |p| p.to_string()))
             }),
             "APPEND" | "PREPEND" => {
                 self.list_append(&name, rest, sub == "PREPEND");
                 Ok(())
             }
             "INSERT" => self.list_modify(&name, |items| {
-                let Some(index) = rest.first() else { return Err("list(INSERT) needs an index".into()) };
+                let Some(index) = rest.first() else {
+                    return Err("list(INSERT) needs an index".into());
+                };
                 let i = resolve_index(index, items.len(), true)?;
                 let mut new = Vec::new();
                 for value in &rest[1..] {
@@ -68,7 +80,11 @@ impl Interp<'_> {
                     if items.is_empty() {
                         break;
                     }
-                    popped.push(if sub == "POP_BACK" { items.pop().unwrap_or_default() } else { items.remove(0) });
+                    popped.push(if sub == "POP_BACK" {
+                        items.pop().unwrap_or_default()
+                    } else {
+                        items.remove(0)
+                    });
                 }
                 for (i, out) in rest.iter().enumerate() {
                     match popped.get(i) {
@@ -138,7 +154,9 @@ impl Interp<'_> {
         f: impl FnOnce(&[String], &[String]) -> Result<String, String>,
     ) -> Result<(), String> {
         if rest.len() != n {
-            return Err(format!("list() sub-command on `{name}` called with incorrect number of arguments"));
+            return Err(format!(
+                "list() sub-command on `{name}` called with incorrect number of arguments"
+            ));
         }
         let items = self.list_value(name);
         let out = rest[n - 1].clone();
@@ -148,8 +166,14 @@ impl Interp<'_> {
     }
 
     /// A modifying sub-command on an existing list (nothing happens to an undefined one).
-    fn list_modify(&mut self, name: &str, f: impl FnOnce(&mut Vec<String>) -> Result<(), String>) -> Result<(), String> {
-        let Some(value) = self.var(name) else { return Ok(()) };
+    fn list_modify(
+        &mut self,
+        name: &str,
+        f: impl FnOnce(&mut Vec<String>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some(value) = self.var(name) else {
+            return Ok(());
+        };
         let mut items = list_items(&value);
         f(&mut items)?;
         self.set_var(name, join_list(&items));
@@ -171,6 +195,10 @@ impl Interp<'_> {
                     self.set_var(name, format!("{addition};{current}"));
                 } else {
                     // Appending in place: lists of sources grow one element at a time.
+                    if current.len() + addition.len() + 1 > MAX_VALUE_LEN {
+                        self.fail(format!("list(APPEND): the value of `{name}` is too large"));
+                        return;
+                    }
                     let slot = self.scopes.top_value_mut(name, || Some(current));
                     slot.push(';');
                     slot.push_str(&addition);
@@ -188,9 +216,13 @@ impl Interp<'_> {
         while i < rest.len() {
             let value = rest.get(i + 1).map(String::as_str).unwrap_or("");
             match rest[i].as_str() {
-                "COMPARE" => compare = if matches!(value, "STRING" | "FILE_BASENAME" | "NATURAL") { value } else {
-                    return Err(format!("list(SORT) given unknown COMPARE {value}"));
-                },
+                "COMPARE" => {
+                    compare = if matches!(value, "STRING" | "FILE_BASENAME" | "NATURAL") {
+                        value
+                    } else {
+                        return Err(format!("list(SORT) given unknown COMPARE {value}"));
+                    }
+                }
                 "CASE" => case_insensitive = value == "INSENSITIVE",
                 "ORDER" => descending = value == "DESCENDING",
                 other => return Err(format!("list(SORT) given unknown argument {other}")),
@@ -200,8 +232,16 @@ impl Interp<'_> {
         let compare = compare.to_owned();
         self.list_modify(name, |items| {
             let key = |s: &String| -> String {
-                let s = if compare == "FILE_BASENAME" { super::super::paths::filename_name(s).to_owned() } else { s.clone() };
-                if case_insensitive { s.to_lowercase() } else { s }
+                let s = if compare == "FILE_BASENAME" {
+                    super::super::paths::filename_name(s).to_owned()
+                } else {
+                    s.clone()
+                };
+                if case_insensitive {
+                    s.to_lowercase()
+                } else {
+                    s
+                }
             };
             if compare == "NATURAL" {
                 items.sort_by(|a, b| natural_cmp(&key(a), &key(b)));
@@ -217,7 +257,9 @@ impl Interp<'_> {
 
     fn list_filter(&mut self, name: &str, rest: &[String]) -> Result<(), String> {
         let (include, pattern) = match rest {
-            [mode, regex, pattern] if regex == "REGEX" && (mode == "INCLUDE" || mode == "EXCLUDE") => {
+            [mode, regex, pattern]
+                if regex == "REGEX" && (mode == "INCLUDE" || mode == "EXCLUDE") =>
+            {
                 (mode == "INCLUDE", pattern.clone())
             }
             _ => return Err("list(FILTER) expects <list> INCLUDE|EXCLUDE REGEX <regex>".into()),
@@ -230,7 +272,9 @@ impl Interp<'_> {
     }
 
     fn list_transform(&mut self, name: &str, rest: &[String]) -> Result<(), String> {
-        let Some(action) = rest.first() else { return Err("list(TRANSFORM) needs an action".into()) };
+        let Some(action) = rest.first() else {
+            return Err("list(TRANSFORM) needs an action".into());
+        };
         let mut i = 1;
         let mut operands = Vec::new();
         let needed = match action.as_str() {
@@ -240,7 +284,9 @@ impl Interp<'_> {
             other => return Err(format!("list(TRANSFORM) does not know action {other}")),
         };
         for _ in 0..needed {
-            let Some(v) = rest.get(i) else { return Err(format!("list(TRANSFORM {action}) is missing arguments")) };
+            let Some(v) = rest.get(i) else {
+                return Err(format!("list(TRANSFORM {action}) is missing arguments"));
+            };
             operands.push(v.clone());
             i += 1;
         }
@@ -316,7 +362,11 @@ impl Interp<'_> {
                 items.iter().map(|item| regex.is_match(item)).collect()
             }
         };
-        let replace_regex = if action == "REPLACE" { Some(self.shared.regexes.get(&operands[0])?) } else { None };
+        let replace_regex = if action == "REPLACE" {
+            Some(self.shared.regexes.get(&operands[0])?)
+        } else {
+            None
+        };
         for (item, selected) in items.iter_mut().zip(selected) {
             if !selected {
                 continue;
@@ -326,7 +376,9 @@ impl Interp<'_> {
                 "PREPEND" => format!("{}{item}", operands[0]),
                 "TOLOWER" => item.to_ascii_lowercase(),
                 "TOUPPER" => item.to_ascii_uppercase(),
-                "STRIP" => item.trim_matches(|c: char| c.is_ascii_whitespace()).to_owned(),
+                "STRIP" => item
+                    .trim_matches(|c: char| c.is_ascii_whitespace())
+                    .to_owned(),
                 "GENEX_STRIP" => super::string::genex_strip(item),
                 _ => match &replace_regex {
                     Some(regex) => super::string::regex_replace(regex, item, &operands[1])?,
@@ -348,7 +400,10 @@ fn resolve_index(index: &str, len: usize, insert: bool) -> Result<usize, String>
     let resolved = if i < 0 { len_i + i } else { i };
     let limit = if insert { len_i } else { len_i - 1 };
     if resolved < 0 || resolved > limit {
-        return Err(format!("list index: {i} out of range (-{len}, {})", len_i - 1));
+        return Err(format!(
+            "list index: {i} out of range (-{len}, {})",
+            len_i - 1
+        ));
     }
     Ok(resolved as usize)
 }
@@ -367,8 +422,12 @@ fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            let x = std::str::from_utf8(&a[si..i]).unwrap_or("0").trim_start_matches('0');
-            let y = std::str::from_utf8(&b[sj..j]).unwrap_or("0").trim_start_matches('0');
+            let x = std::str::from_utf8(&a[si..i])
+                .unwrap_or("0")
+                .trim_start_matches('0');
+            let y = std::str::from_utf8(&b[sj..j])
+                .unwrap_or("0")
+                .trim_start_matches('0');
             let ord = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
             if ord != std::cmp::Ordering::Equal {
                 return ord;

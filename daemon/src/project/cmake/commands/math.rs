@@ -8,7 +8,10 @@ impl Interp<'_> {
             self.fail("math() expects EXPR <variable> <expression> [OUTPUT_FORMAT <format>]");
             return Flow::Stop;
         }
-        let hex = match (args.get(3).map(String::as_str), args.get(4).map(String::as_str)) {
+        let hex = match (
+            args.get(3).map(String::as_str),
+            args.get(4).map(String::as_str),
+        ) {
             (None, _) => false,
             (Some("OUTPUT_FORMAT"), Some("DECIMAL")) => false,
             (Some("OUTPUT_FORMAT"), Some("HEXADECIMAL")) => true,
@@ -20,7 +23,11 @@ impl Interp<'_> {
         match evaluate(&args[2]) {
             Ok(value) => {
                 let text = if hex {
-                    if value < 0 { format!("-0x{:x}", value.unsigned_abs()) } else { format!("0x{value:x}") }
+                    if value < 0 {
+                        format!("-0x{:x}", value.unsigned_abs())
+                    } else {
+                        format!("0x{value:x}")
+                    }
                 } else {
                     value.to_string()
                 };
@@ -38,7 +45,11 @@ impl Interp<'_> {
 /// Evaluates an integer expression.
 pub(crate) fn evaluate(expr: &str) -> Result<i64, String> {
     let tokens = tokenize(expr)?;
-    let mut parser = Parser { tokens, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let value = parser.binary(0)?;
     if parser.pos != parser.tokens.len() {
         return Err("unexpected token".into());
@@ -72,13 +83,15 @@ fn tokenize(expr: &str) -> Result<Vec<Token>, String> {
                 while i < b.len() && b[i].is_ascii_hexdigit() {
                     i += 1;
                 }
-                u64::from_str_radix(&expr[digits_start..i], 16).map_err(|_| "invalid hexadecimal number".to_string())?
-                    as i64
+                u64::from_str_radix(&expr[digits_start..i], 16)
+                    .map_err(|_| "invalid hexadecimal number".to_string())? as i64
             } else {
                 while i < b.len() && b[i].is_ascii_digit() {
                     i += 1;
                 }
-                expr[start..i].parse::<i64>().map_err(|_| "number out of range".to_string())?
+                expr[start..i]
+                    .parse::<i64>()
+                    .map_err(|_| "number out of range".to_string())?
             };
             tokens.push(Token::Number(value));
             continue;
@@ -101,7 +114,12 @@ fn tokenize(expr: &str) -> Result<Vec<Token>, String> {
             b'~' => Token::Op("~"),
             b'(' => Token::Open,
             b')' => Token::Close,
-            _ => return Err(format!("unexpected character `{}`", expr[i..].chars().next().unwrap_or('?'))),
+            _ => {
+                return Err(format!(
+                    "unexpected character `{}`",
+                    expr[i..].chars().next().unwrap_or('?')
+                ));
+            }
         };
         tokens.push(token);
         i += 1;
@@ -116,7 +134,14 @@ struct Parser {
 }
 
 /// Binary operators by precedence level, lowest first.
-const LEVELS: &[&[&str]] = &[&["|"], &["^"], &["&"], &["<<", ">>"], &["+", "-"], &["*", "/", "%"]];
+const LEVELS: &[&[&str]] = &[
+    &["|"],
+    &["^"],
+    &["&"],
+    &["<<", ">>"],
+    &["+", "-"],
+    &["*", "/", "%"],
+];
 
 impl Parser {
     fn binary(&mut self, level: usize) -> Result<i64, String> {

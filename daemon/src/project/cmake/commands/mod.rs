@@ -213,7 +213,11 @@ impl Interp<'_> {
             }
             "include_guard" => {
                 let file = self.file.to_path_buf();
-                if self.include_guards.insert(file) { Flow::Normal } else { Flow::Return(Vec::new()) }
+                if self.include_guards.insert(file) {
+                    Flow::Normal
+                } else {
+                    Flow::Return(Vec::new())
+                }
             }
             "add_subdirectory" => {
                 let args = builtin_args!(self, call);
@@ -243,9 +247,17 @@ impl Interp<'_> {
                 let args = builtin_args!(self, call);
                 self.cmd_separate_arguments(args)
             }
-            "set_property" | "get_property" | "get_target_property" | "set_target_properties"
-            | "get_directory_property" | "set_directory_properties" | "get_source_file_property"
-            | "set_source_files_properties" | "add_library" | "add_executable" | "add_custom_target"
+            "set_property"
+            | "get_property"
+            | "get_target_property"
+            | "set_target_properties"
+            | "get_directory_property"
+            | "set_directory_properties"
+            | "get_source_file_property"
+            | "set_source_files_properties"
+            | "add_library"
+            | "add_executable"
+            | "add_custom_target"
             | "target_sources" => {
                 let args = builtin_args!(self, call);
                 self.cmd_target_or_property(name, args)
@@ -280,7 +292,9 @@ impl Interp<'_> {
                     let var = var.clone();
                     self.set_var(&var, format!("{var}-NOTFOUND"));
                 }
-                self.warn(format!("`{name}()` is not evaluated; the plan assumes nothing is found"));
+                self.warn(format!(
+                    "`{name}()` is not evaluated; the plan assumes nothing is found"
+                ));
                 self.record(name, args);
                 Flow::Normal
             }
@@ -318,13 +332,18 @@ impl Interp<'_> {
         let values = &args[1..];
         if values.last().map(String::as_str) == Some("PARENT_SCOPE") {
             let values = &values[..values.len() - 1];
-            let value = if values.is_empty() { None } else { Some(expand::join_list(values)) };
+            let value = if values.is_empty() {
+                None
+            } else {
+                Some(expand::join_list(values))
+            };
             self.set_parent(&name, value);
             return Flow::Normal;
         }
         let force = values.last().map(String::as_str) == Some("FORCE");
         let cache_pos = values.len().checked_sub(if force { 4 } else { 3 });
-        if let Some(pos) = cache_pos.filter(|p| values.get(*p).map(String::as_str) == Some("CACHE")) {
+        if let Some(pos) = cache_pos.filter(|p| values.get(*p).map(String::as_str) == Some("CACHE"))
+        {
             let value = expand::join_list(&values[..pos]);
             let kind = values[pos + 1].as_str();
             let exists = self.cache_var(&name).is_some();
@@ -407,36 +426,54 @@ impl Interp<'_> {
     }
 
     fn cmd_parse_arguments(&mut self, args: Vec<String>) -> Flow {
-        let (prefix, options, singles, multis, values) = if args.first().map(String::as_str) == Some("PARSE_ARGV") {
-            if args.len() < 6 {
-                self.fail("cmake_parse_arguments(PARSE_ARGV) called with incorrect number of arguments");
-                return Flow::Stop;
-            }
-            let start = atoi(&args[1]).max(0) as usize;
-            let count = self.var("ARGC").map_or(0, |c| atoi(&c).max(0) as usize);
-            let mut values = Vec::new();
-            for i in start..count {
-                values.push(self.var_or_empty(&format!("ARGV{i}")));
-            }
-            (args[2].clone(), args[3].clone(), args[4].clone(), args[5].clone(), values)
-        } else {
-            if args.len() < 4 {
-                self.fail("cmake_parse_arguments() called with incorrect number of arguments");
-                return Flow::Stop;
-            }
-            let mut values = Vec::new();
-            for arg in &args[4..] {
-                expand::split_list_into(arg, false, &mut values);
-            }
-            (args[0].clone(), args[1].clone(), args[2].clone(), args[3].clone(), values)
-        };
+        let (prefix, options, singles, multis, values) =
+            if args.first().map(String::as_str) == Some("PARSE_ARGV") {
+                if args.len() < 6 {
+                    self.fail(
+                    "cmake_parse_arguments(PARSE_ARGV) called with incorrect number of arguments",
+                );
+                    return Flow::Stop;
+                }
+                let start = atoi(&args[1]).max(0) as usize;
+                let count = self.var("ARGC").map_or(0, |c| atoi(&c).max(0) as usize);
+                let mut values = Vec::new();
+                for i in start..count {
+                    values.push(self.var_or_empty(&format!("ARGV{i}")));
+                }
+                (
+                    args[2].clone(),
+                    args[3].clone(),
+                    args[4].clone(),
+                    args[5].clone(),
+                    values,
+                )
+            } else {
+                if args.len() < 4 {
+                    self.fail("cmake_parse_arguments() called with incorrect number of arguments");
+                    return Flow::Stop;
+                }
+                let mut values = Vec::new();
+                for arg in &args[4..] {
+                    expand::split_list_into(arg, false, &mut values);
+                }
+                (
+                    args[0].clone(),
+                    args[1].clone(),
+                    args[2].clone(),
+                    args[3].clone(),
+                    values,
+                )
+            };
         let options = expand::list_items_nonempty(&options);
         let singles = expand::list_items_nonempty(&singles);
         let multis = expand::list_items_nonempty(&multis);
         let parsed = parse_keyword_arguments(&values, &options, &singles, &multis);
         for option in &options {
             let on = parsed.options.contains(option);
-            self.set_var(&format!("{prefix}_{option}"), if on { "TRUE" } else { "FALSE" });
+            self.set_var(
+                &format!("{prefix}_{option}"),
+                if on { "TRUE" } else { "FALSE" },
+            );
         }
         for keyword in singles.iter().chain(multis.iter()) {
             let name = format!("{prefix}_{keyword}");
@@ -472,7 +509,12 @@ impl Interp<'_> {
             return Flow::Normal;
         }
         let mode = args[1].as_str();
-        let text = args[2..].iter().filter(|a| *a != "PROGRAM" && *a != "SEPARATE_ARGS").cloned().collect::<Vec<_>>().join(" ");
+        let text = args[2..]
+            .iter()
+            .filter(|a| *a != "PROGRAM" && *a != "SEPARATE_ARGS")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
         let items = match mode {
             "WINDOWS_COMMAND" => split_command_line(&text, false),
             _ => split_command_line(&text, true),
@@ -516,7 +558,9 @@ impl Interp<'_> {
                 let dir = dir.clone();
                 let at_component_level = self.current_source_dir() == dir;
                 if at_component_level {
-                    self.warn("project() in a component CMakeLists.txt is not evaluated as a project");
+                    self.warn(
+                        "project() in a component CMakeLists.txt is not evaluated as a project",
+                    );
                 }
                 Flow::Normal
             }
@@ -530,11 +574,17 @@ impl Interp<'_> {
                     name: args[1].to_ascii_lowercase(),
                     args: args[2..]
                         .iter()
-                        .map(|a| super::syntax::Arg { text: a.clone(), kind: super::syntax::ArgKind::Bracket })
+                        .map(|a| super::syntax::Arg {
+                            text: a.clone(),
+                            kind: super::syntax::ArgKind::Bracket,
+                        })
                         .collect(),
                     line: call.line,
                 };
-                if matches!(call.name.as_str(), "if" | "elseif" | "else" | "endif" | "foreach" | "while" | "function" | "macro") {
+                if matches!(
+                    call.name.as_str(),
+                    "if" | "elseif" | "else" | "endif" | "foreach" | "while" | "function" | "macro"
+                ) {
                     self.fail("cmake_language(CALL) cannot call flow-control commands");
                     return Flow::Stop;
                 }
@@ -554,7 +604,10 @@ impl Interp<'_> {
                         flow
                     }
                     Err(e) => {
-                        self.fail(format!("cmake_language(EVAL CODE) syntax error: {}", e.message));
+                        self.fail(format!(
+                            "cmake_language(EVAL CODE) syntax error: {}",
+                            e.message
+                        ));
                         Flow::Stop
                     }
                 }

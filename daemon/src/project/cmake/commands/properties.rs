@@ -13,7 +13,14 @@ use super::super::interp::{Flow, Interp};
 use super::super::paths;
 use super::super::types::CmakeLibrary;
 
-const LIBRARY_KINDS: &[&str] = &["STATIC", "SHARED", "MODULE", "OBJECT", "INTERFACE", "UNKNOWN"];
+const LIBRARY_KINDS: &[&str] = &[
+    "STATIC",
+    "SHARED",
+    "MODULE",
+    "OBJECT",
+    "INTERFACE",
+    "UNKNOWN",
+];
 
 impl Interp<'_> {
     pub(crate) fn cmd_target_or_property(&mut self, name: &str, args: Vec<String>) -> Flow {
@@ -57,24 +64,44 @@ impl Interp<'_> {
     }
 
     /// Registers a target created by the evaluated code, with its built-in properties.
-    pub(crate) fn create_target(&mut self, name: &str, kind: &str, imported: bool) -> Result<(), String> {
+    pub(crate) fn create_target(
+        &mut self,
+        name: &str,
+        kind: &str,
+        imported: bool,
+    ) -> Result<(), String> {
         if !imported && !self.targets.insert(name.to_owned()) {
-            return Err(format!("cannot create target \"{name}\" because another target with the same name already exists"));
+            return Err(format!(
+                "cannot create target \"{name}\" because another target with the same name already exists"
+            ));
         }
         self.targets.insert(name.to_owned());
         let source_dir = paths::to_cmake(&self.current_source_dir());
         let binary_dir = paths::to_cmake(&self.current_binary_dir());
-        let props = self.properties.values.entry(("TARGET".into(), name.to_owned())).or_default();
+        let props = self
+            .properties
+            .values
+            .entry(("TARGET".into(), name.to_owned()))
+            .or_default();
         props.insert("TYPE".into(), kind.to_owned());
         props.insert("NAME".into(), name.to_owned());
         props.insert("SOURCE_DIR".into(), source_dir);
         props.insert("BINARY_DIR".into(), binary_dir);
-        props.insert("IMPORTED".into(), if imported { "TRUE".into() } else { "FALSE".into() });
+        props.insert(
+            "IMPORTED".into(),
+            if imported {
+                "TRUE".into()
+            } else {
+                "FALSE".into()
+            },
+        );
         Ok(())
     }
 
     fn add_library(&mut self, args: Vec<String>) -> Result<(), String> {
-        let Some(name) = args.first().cloned() else { return Err("called with incorrect number of arguments".into()) };
+        let Some(name) = args.first().cloned() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let mut kind = String::new();
         let mut imported = false;
         let mut alias_of = None;
@@ -83,7 +110,9 @@ impl Interp<'_> {
         while i < args.len() {
             let a = args[i].as_str();
             match a {
-                _ if LIBRARY_KINDS.contains(&a) && kind.is_empty() && sources.is_empty() => kind = a.to_owned(),
+                _ if LIBRARY_KINDS.contains(&a) && kind.is_empty() && sources.is_empty() => {
+                    kind = a.to_owned()
+                }
                 "IMPORTED" => imported = true,
                 "GLOBAL" | "EXCLUDE_FROM_ALL" if sources.is_empty() => {}
                 "ALIAS" => {
@@ -97,7 +126,13 @@ impl Interp<'_> {
         let base = self.current_source_dir();
         let resolved: Vec<std::path::PathBuf> = sources
             .iter()
-            .map(|s| if s.contains("$<") { s.into() } else { paths::absolute(Path::new(s), &base) })
+            .map(|s| {
+                if s.contains("$<") {
+                    s.into()
+                } else {
+                    paths::absolute(Path::new(s), &base)
+                }
+            })
             .collect();
         let type_name = match (&alias_of, kind.as_str()) {
             (Some(_), _) => "ALIAS".to_owned(),
@@ -113,7 +148,10 @@ impl Interp<'_> {
                 .or_default()
                 .insert("ALIASED_TARGET".into(), target.clone());
         }
-        self.target_sources.entry(name.clone()).or_default().extend(sources.iter().cloned());
+        self.target_sources
+            .entry(name.clone())
+            .or_default()
+            .extend(sources.iter().cloned());
         if let Some(component) = self.component_name()
             && (name == component || name == format!("__idf_{component}"))
         {
@@ -133,13 +171,20 @@ impl Interp<'_> {
     }
 
     fn add_executable(&mut self, args: Vec<String>) -> Result<(), String> {
-        let Some(name) = args.first().cloned() else { return Err("called with incorrect number of arguments".into()) };
+        let Some(name) = args.first().cloned() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let imported = args.iter().any(|a| a == "IMPORTED");
         let alias = args.iter().any(|a| a == "ALIAS");
         self.create_target(&name, "EXECUTABLE", imported || alias)?;
         let sources: Vec<String> = args[1..]
             .iter()
-            .filter(|a| !matches!(a.as_str(), "WIN32" | "MACOSX_BUNDLE" | "EXCLUDE_FROM_ALL" | "IMPORTED" | "GLOBAL"))
+            .filter(|a| {
+                !matches!(
+                    a.as_str(),
+                    "WIN32" | "MACOSX_BUNDLE" | "EXCLUDE_FROM_ALL" | "IMPORTED" | "GLOBAL"
+                )
+            })
             .cloned()
             .collect();
         self.target_sources.entry(name).or_default().extend(sources);
@@ -148,7 +193,9 @@ impl Interp<'_> {
     }
 
     fn add_custom_target(&mut self, args: Vec<String>) -> Result<(), String> {
-        let Some(name) = args.first().cloned() else { return Err("called with incorrect number of arguments".into()) };
+        let Some(name) = args.first().cloned() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         self.create_target(&name, "UTILITY", false)?;
         self.record("add_custom_target", args);
         Ok(())
@@ -159,7 +206,8 @@ impl Interp<'_> {
         let scope = args.first().cloned().unwrap_or_default();
         let mut objects = Vec::new();
         let mut i = 1;
-        while i < args.len() && !matches!(args[i].as_str(), "PROPERTY" | "APPEND" | "APPEND_STRING") {
+        while i < args.len() && !matches!(args[i].as_str(), "PROPERTY" | "APPEND" | "APPEND_STRING")
+        {
             if matches!(args[i].as_str(), "DIRECTORY" | "TARGET_DIRECTORY") && scope == "SOURCE" {
                 i += 2;
                 continue;
@@ -200,7 +248,11 @@ impl Interp<'_> {
             _ => objects,
         };
         for object in objects {
-            let props = self.properties.values.entry((scope.clone(), object)).or_default();
+            let props = self
+                .properties
+                .values
+                .entry((scope.clone(), object))
+                .or_default();
             let slot = props.entry(property.clone()).or_default();
             if append_string {
                 slot.push_str(&value);
@@ -240,7 +292,11 @@ impl Interp<'_> {
         };
         let pairs = &args[pos + 1..];
         for object in objects {
-            let props = self.properties.values.entry((scope.to_owned(), object)).or_default();
+            let props = self
+                .properties
+                .values
+                .entry((scope.to_owned(), object))
+                .or_default();
             for pair in pairs.chunks(2) {
                 props.insert(pair[0].clone(), pair.get(1).cloned().unwrap_or_default());
             }
@@ -250,7 +306,11 @@ impl Interp<'_> {
             "SOURCE" => "set_source_files_properties",
             _ => "set_directory_properties",
         };
-        let recorded: Vec<String> = if scope == "DIRECTORY" { args[1..].to_vec() } else { args };
+        let recorded: Vec<String> = if scope == "DIRECTORY" {
+            args[1..].to_vec()
+        } else {
+            args
+        };
         self.record(name, recorded);
         Ok(())
     }
@@ -261,34 +321,57 @@ impl Interp<'_> {
             if property == "SOURCES" && self.targets.contains(object) {
                 let mut sources = self.target_sources.get(object).cloned().unwrap_or_default();
                 if let Some(registration) = self.out.registrations.last()
-                    && Some(object) == self.component_name().map(|c| format!("__idf_{c}")).as_deref()
+                    && Some(object)
+                        == self
+                            .component_name()
+                            .map(|c| format!("__idf_{c}"))
+                            .as_deref()
                 {
-                    let mut all: Vec<String> = registration.sources.iter().map(|p| paths::to_cmake(p)).collect();
+                    let mut all: Vec<String> = registration
+                        .sources
+                        .iter()
+                        .map(|p| paths::to_cmake(p))
+                        .collect();
                     all.append(&mut sources);
                     sources = all;
                 }
                 return Some(join_list(&sources));
             }
             if property == "IMPORTED_LOCATION"
-                && let Some(lib) = self.out.prebuilt_libraries.iter().find(|l| l.target == object)
+                && let Some(lib) = self
+                    .out
+                    .prebuilt_libraries
+                    .iter()
+                    .find(|l| l.target == object)
             {
                 return Some(paths::to_cmake(&lib.path));
             }
         }
-        self.properties.values.get(&(scope.to_owned(), object.to_owned())).and_then(|p| p.get(property)).cloned()
+        self.properties
+            .values
+            .get(&(scope.to_owned(), object.to_owned()))
+            .and_then(|p| p.get(property))
+            .cloned()
     }
 
     fn get_property(&mut self, args: Vec<String>) -> Result<(), String> {
-        let [var, rest @ ..] = args.as_slice() else { return Err("called with incorrect number of arguments".into()) };
+        let [var, rest @ ..] = args.as_slice() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let (scope, objects, i) = Self::property_objects(rest);
         if rest.get(i).map(String::as_str) != Some("PROPERTY") {
             return Err("called without PROPERTY".into());
         }
-        let Some(property) = rest.get(i + 1).cloned() else { return Err("called without a property name".into()) };
+        let Some(property) = rest.get(i + 1).cloned() else {
+            return Err("called without a property name".into());
+        };
         let query = rest.get(i + 2).map(String::as_str).unwrap_or("");
         let object = match scope.as_str() {
             "GLOBAL" | "VARIABLE" => String::new(),
-            "DIRECTORY" => objects.first().cloned().unwrap_or_else(|| paths::to_cmake(&self.current_source_dir())),
+            "DIRECTORY" => objects
+                .first()
+                .cloned()
+                .unwrap_or_else(|| paths::to_cmake(&self.current_source_dir())),
             _ => objects.first().cloned().unwrap_or_default(),
         };
         let value = match scope.as_str() {
@@ -352,7 +435,9 @@ impl Interp<'_> {
     }
 
     fn get_directory_property(&mut self, args: Vec<String>) -> Result<(), String> {
-        let Some(var) = args.first().cloned() else { return Err("called with incorrect number of arguments".into()) };
+        let Some(var) = args.first().cloned() else {
+            return Err("called with incorrect number of arguments".into());
+        };
         let mut rest = &args[1..];
         let mut directory = paths::to_cmake(&self.current_source_dir());
         if rest.first().map(String::as_str) == Some("DIRECTORY") {
@@ -366,7 +451,9 @@ impl Interp<'_> {
             self.set_var(&var, value);
             return Ok(());
         }
-        let Some(property) = rest.first().cloned() else { return Err("called without a property".into()) };
+        let Some(property) = rest.first().cloned() else {
+            return Err("called without a property".into());
+        };
         match self.known_property("DIRECTORY", &directory, &property) {
             Some(v) => self.set_var(&var, v),
             None => {

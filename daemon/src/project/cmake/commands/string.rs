@@ -51,7 +51,10 @@ pub(crate) fn regex_replace(regex: &Regex, input: &str, replace: &str) -> Result
     for captures in regex.captures_iter(input) {
         let whole = captures.get(0).map_or(0..0, |m| m.range());
         if whole.is_empty() {
-            return Err(format!("regex `{}` matched an empty string", regex.as_str()));
+            return Err(format!(
+                "regex `{}` matched an empty string",
+                regex.as_str()
+            ));
         }
         out.push_str(&input[last..whole.start]);
         for piece in &pieces {
@@ -93,7 +96,10 @@ pub(crate) fn genex_strip(input: &str) -> String {
 
 /// CMake's `MAKE_C_IDENTIFIER`: non-alphanumerics become `_`, a leading digit gets a `_`.
 fn make_c_identifier(s: &str) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
     }
@@ -117,14 +123,22 @@ impl Interp<'_> {
 
     fn string_sub(&mut self, sub: &str, a: &[String]) -> Result<Flow, String> {
         let need = |n: usize| -> Result<(), String> {
-            if a.len() < n { Err("called with incorrect number of arguments".into()) } else { Ok(()) }
+            if a.len() < n {
+                Err("called with incorrect number of arguments".into())
+            } else {
+                Ok(())
+            }
         };
         match sub {
             "APPEND" | "PREPEND" => {
                 need(1)?;
                 let current = self.var_or_empty(&a[0]);
                 let addition = a[1..].concat();
-                let value = if sub == "APPEND" { current + &addition } else { addition + &current };
+                let value = if sub == "APPEND" {
+                    current + &addition
+                } else {
+                    addition + &current
+                };
                 check_len(&value)?;
                 self.set_var(&a[0], value);
             }
@@ -142,12 +156,20 @@ impl Interp<'_> {
             }
             "TOLOWER" | "TOUPPER" => {
                 need(2)?;
-                let v = if sub == "TOLOWER" { a[0].to_ascii_lowercase() } else { a[0].to_ascii_uppercase() };
+                let v = if sub == "TOLOWER" {
+                    a[0].to_ascii_lowercase()
+                } else {
+                    a[0].to_ascii_uppercase()
+                };
                 self.set_var(&a[1], v);
             }
             "STRIP" => {
                 need(2)?;
-                self.set_var(&a[1], a[0].trim_matches(|c: char| c.is_ascii_whitespace()).to_owned());
+                self.set_var(
+                    &a[1],
+                    a[0].trim_matches(|c: char| c.is_ascii_whitespace())
+                        .to_owned(),
+                );
             }
             "GENEX_STRIP" => {
                 need(2)?;
@@ -163,25 +185,46 @@ impl Interp<'_> {
                 let begin = atoi(&a[1]);
                 let length = atoi(&a[2]);
                 if begin < 0 || begin as usize > bytes.len() {
-                    return Err(format!("begin index {begin} is out of range 0 - {}", bytes.len()));
+                    return Err(format!(
+                        "begin index {begin} is out of range 0 - {}",
+                        bytes.len()
+                    ));
                 }
                 if length < -1 {
-                    return Err(format!("end index {length} is out of range -1 - {}", bytes.len()));
+                    return Err(format!(
+                        "end index {length} is out of range -1 - {}",
+                        bytes.len()
+                    ));
                 }
                 let begin = begin as usize;
-                let end = if length == -1 { bytes.len() } else { (begin + length as usize).min(bytes.len()) };
-                self.set_var(&a[3], String::from_utf8_lossy(&bytes[begin..end]).into_owned());
+                let end = if length == -1 {
+                    bytes.len()
+                } else {
+                    (begin + length as usize).min(bytes.len())
+                };
+                self.set_var(
+                    &a[3],
+                    String::from_utf8_lossy(&bytes[begin..end]).into_owned(),
+                );
             }
             "FIND" => {
                 need(3)?;
                 let reverse = a.get(3).map(String::as_str) == Some("REVERSE");
-                let found = if reverse { a[0].rfind(a[1].as_str()) } else { a[0].find(a[1].as_str()) };
+                let found = if reverse {
+                    a[0].rfind(a[1].as_str())
+                } else {
+                    a[0].find(a[1].as_str())
+                };
                 self.set_var(&a[2], found.map_or("-1".into(), |i| i.to_string()));
             }
             "REPLACE" => {
                 need(3)?;
                 let input = a[3..].concat();
-                let value = if a[0].is_empty() { input } else { input.replace(a[0].as_str(), &a[1]) };
+                let value = if a[0].is_empty() {
+                    input
+                } else {
+                    input.replace(a[0].as_str(), &a[1])
+                };
                 check_len(&value)?;
                 self.set_var(&a[2], value);
             }
@@ -233,14 +276,20 @@ impl Interp<'_> {
                 need(2)?;
                 let at_only = a[2..].iter().any(|x| x == "@ONLY");
                 let escape_quotes = a[2..].iter().any(|x| x == "ESCAPE_QUOTES");
-                let Some(value) = self.configure_string(&a[0], at_only, escape_quotes) else { return Ok(Flow::Stop) };
+                let Some(value) = self.configure_string(&a[0], at_only, escape_quotes) else {
+                    return Ok(Flow::Stop);
+                };
                 self.set_var(&a[1], value);
             }
             "REGEX" => return self.string_regex(a),
             "TIMESTAMP" => {
                 need(1)?;
                 let utc = a[1..].iter().any(|x| x == "UTC");
-                let format = a[1..].iter().find(|x| *x != "UTC").cloned().unwrap_or_else(|| "%Y-%m-%dT%H:%M:%S".into());
+                let format = a[1..]
+                    .iter()
+                    .find(|x| *x != "UTC")
+                    .cloned()
+                    .unwrap_or_else(|| "%Y-%m-%dT%H:%M:%S".into());
                 let value = if utc {
                     chrono::Utc::now().format(&format).to_string()
                 } else {
@@ -252,7 +301,10 @@ impl Interp<'_> {
                 need(1)?;
                 let out = a.last().cloned().unwrap_or_default();
                 let mut length = 5usize;
-                let mut alphabet: Vec<char> = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".chars().collect();
+                let mut alphabet: Vec<char> =
+                    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        .chars()
+                        .collect();
                 let mut i = 0;
                 while i + 1 < a.len() {
                     match a[i].as_str() {
@@ -266,7 +318,9 @@ impl Interp<'_> {
                     return Err("ALPHABET must not be empty".into());
                 }
                 // Deterministic: the value only names generated files, it never selects sources.
-                let value: String = (0..length).map(|k| alphabet[(k * 7 + 3) % alphabet.len()]).collect();
+                let value: String = (0..length)
+                    .map(|k| alphabet[(k * 7 + 3) % alphabet.len()])
+                    .collect();
                 self.set_var(&out, value);
             }
             "SHA256" | "SHA224" | "SHA384" | "SHA512" => {
@@ -286,14 +340,18 @@ impl Interp<'_> {
                 if let Some(out) = a.first().cloned() {
                     self.set_var(&out, "");
                 }
-                self.warn(format!("string({sub}) is not evaluated; its result is left empty"));
+                self.warn(format!(
+                    "string({sub}) is not evaluated; its result is left empty"
+                ));
             }
         }
         Ok(Flow::Normal)
     }
 
     fn string_regex(&mut self, a: &[String]) -> Result<Flow, String> {
-        let Some(mode) = a.first() else { return Err("REGEX needs a mode".into()) };
+        let Some(mode) = a.first() else {
+            return Err("REGEX needs a mode".into());
+        };
         match mode.as_str() {
             "MATCH" | "MATCHALL" => {
                 if a.len() < 3 {
@@ -345,7 +403,9 @@ impl Interp<'_> {
 
     /// `string(JSON)`: GET, TYPE, LENGTH, MEMBER; the rest is warned about.
     fn string_json(&mut self, a: &[String]) -> Result<Flow, String> {
-        let Some(out) = a.first().cloned() else { return Err("JSON needs an output variable".into()) };
+        let Some(out) = a.first().cloned() else {
+            return Err("JSON needs an output variable".into());
+        };
         let mut rest = &a[1..];
         let mut error_var = None;
         if rest.first().map(String::as_str) == Some("ERROR_VARIABLE") {
@@ -378,7 +438,9 @@ impl Interp<'_> {
         for key in walk {
             let next = match node {
                 serde_json::Value::Object(map) => map.get(key),
-                serde_json::Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                serde_json::Value::Array(items) => {
+                    key.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
                 _ => None,
             };
             match next {
@@ -389,7 +451,13 @@ impl Interp<'_> {
         let value = match mode.as_str() {
             "GET" => match node {
                 serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Bool(b) => if *b { "ON".into() } else { "OFF".into() },
+                serde_json::Value::Bool(b) => {
+                    if *b {
+                        "ON".into()
+                    } else {
+                        "OFF".into()
+                    }
+                }
                 serde_json::Value::Null => String::new(),
                 other => other.to_string(),
             },
@@ -419,7 +487,9 @@ impl Interp<'_> {
             }
             other => {
                 self.set_var(&out, "");
-                self.warn(format!("string(JSON ... {other}) is not evaluated; its result is left empty"));
+                self.warn(format!(
+                    "string(JSON ... {other}) is not evaluated; its result is left empty"
+                ));
                 return Ok(Flow::Normal);
             }
         };
@@ -432,7 +502,12 @@ impl Interp<'_> {
 
     /// `@VAR@` and (unless `@ONLY`) `${VAR}` substitution plus `#cmakedefine` lines, as
     /// `configure_file()` does to text.
-    pub(crate) fn configure_string(&mut self, input: &str, at_only: bool, escape_quotes: bool) -> Option<String> {
+    pub(crate) fn configure_string(
+        &mut self,
+        input: &str,
+        at_only: bool,
+        escape_quotes: bool,
+    ) -> Option<String> {
         let mut lines_out = Vec::new();
         for line in input.split('\n') {
             let trimmed = line.trim_start();
@@ -468,7 +543,9 @@ impl Interp<'_> {
             let after = &rest[start + 1..];
             let name_len = after
                 .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'-'))
+                .take_while(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'+' | b'-')
+                })
                 .count();
             if name_len > 0 && after.as_bytes().get(name_len) == Some(&b'@') {
                 let mut value = self.var_or_empty(&after[..name_len]);
@@ -513,5 +590,9 @@ impl Interp<'_> {
 }
 
 fn check_len(value: &str) -> Result<(), String> {
-    if value.len() > MAX_VALUE_LEN { Err("result too large".into()) } else { Ok(()) }
+    if value.len() > MAX_VALUE_LEN {
+        Err("result too large".into())
+    } else {
+        Ok(())
+    }
 }
