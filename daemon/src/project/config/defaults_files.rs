@@ -31,12 +31,20 @@ pub fn defaults_files(
     env_var: Option<&str>,
 ) -> Result<Vec<DefaultsFile>, ConfigError> {
     let (list, origin): (Vec<String>, &str) = match (cmake_var, env_var) {
-        (Some(v), _) if !cmake_is_off(v) => (split_cmake_list(v), "the SDKCONFIG_DEFAULTS CMake variable"),
-        (_, Some(v)) if !cmake_is_off(v) => (split_cmake_list(v), "the SDKCONFIG_DEFAULTS environment variable"),
+        (Some(v), _) if !cmake_is_off(v) => {
+            (split_cmake_list(v), "the SDKCONFIG_DEFAULTS CMake variable")
+        }
+        (_, Some(v)) if !cmake_is_off(v) => (
+            split_cmake_list(v),
+            "the SDKCONFIG_DEFAULTS environment variable",
+        ),
         _ => {
             let default = project_dir.join("sdkconfig.defaults");
             if default.exists() {
-                (vec![default.to_string_lossy().into_owned()], "the project directory")
+                (
+                    vec![default.to_string_lossy().into_owned()],
+                    "the project directory",
+                )
             } else {
                 (Vec::new(), "")
             }
@@ -128,10 +136,18 @@ mod tests {
     #[test]
     fn nothing_when_no_defaults_file() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(defaults_files(dir.path(), "esp32", None, None).unwrap().is_empty());
+        assert!(
+            defaults_files(dir.path(), "esp32", None, None)
+                .unwrap()
+                .is_empty()
+        );
         // A target file alone is not picked up without its base file.
         touch(dir.path(), "sdkconfig.defaults.esp32");
-        assert!(defaults_files(dir.path(), "esp32", None, None).unwrap().is_empty());
+        assert!(
+            defaults_files(dir.path(), "esp32", None, None)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -143,7 +159,10 @@ mod tests {
         touch(dir.path(), "sdkconfig.defaults.esp32c3");
         touch(dir.path(), "sdkconfig.defaults.esp32s3");
         let files = defaults_files(dir.path(), "esp32c3", None, None).unwrap();
-        assert_eq!(paths(&files), ["sdkconfig.defaults", "sdkconfig.defaults.esp32c3"]);
+        assert_eq!(
+            paths(&files),
+            ["sdkconfig.defaults", "sdkconfig.defaults.esp32c3"]
+        );
         assert!(files[1].target_specific && !files[0].target_specific);
         assert_eq!(files[0].path, dir.path().join("sdkconfig.defaults"));
     }
@@ -169,7 +188,13 @@ mod tests {
         assert_eq!(paths(&files), ["sdkconfig.defaults"]);
         // Absolute entries stay as they are.
         let abs = dir.path().join("b");
-        let files = defaults_files(Path::new("/nonexistent"), "esp32", Some(abs.to_str().unwrap()), None).unwrap();
+        let files = defaults_files(
+            Path::new("/nonexistent"),
+            "esp32",
+            Some(abs.to_str().unwrap()),
+            None,
+        )
+        .unwrap();
         assert_eq!(files[0].path, abs);
     }
 
@@ -179,7 +204,10 @@ mod tests {
         let err = defaults_files(dir.path(), "esp32", None, Some("nope;also")).unwrap_err();
         assert!(matches!(err, ConfigError::MissingDefaultsFile { .. }));
         let msg = err.to_string();
-        assert!(msg.contains("nope") && msg.contains("environment variable"), "{msg}");
+        assert!(
+            msg.contains("nope") && msg.contains("environment variable"),
+            "{msg}"
+        );
         assert_eq!(err.code(), espctl_protocol::ErrorCode::Config);
     }
 

@@ -153,19 +153,27 @@ impl EspctlToml {
 
     /// `[idf] search_paths`, with relative paths made absolute against the project and `~/` expanded.
     pub fn idf_search_paths(&self, project_dir: &Path) -> Vec<PathBuf> {
-        self.idf.search_paths.iter().map(|p| resolve_path(project_dir, p)).collect()
+        self.idf
+            .search_paths
+            .iter()
+            .map(|p| resolve_path(project_dir, p))
+            .collect()
     }
 }
 
 /// A path from the file: `~/...` under the user's home, relative ones under the project directory.
 pub fn resolve_path(project_dir: &Path, p: &str) -> PathBuf {
-    if p == "~" || p.starts_with("~/") {
-        if let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf()) {
-            return home.join(p.trim_start_matches('~').trim_start_matches('/'));
-        }
+    if (p == "~" || p.starts_with("~/"))
+        && let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf())
+    {
+        return home.join(p.trim_start_matches('~').trim_start_matches('/'));
     }
     let path = Path::new(p);
-    if path.is_absolute() { path.to_path_buf() } else { project_dir.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        project_dir.join(path)
+    }
 }
 
 /// Reads `<project_dir>/.espctl.toml`. A missing file gives the defaults and no warnings.
@@ -173,7 +181,9 @@ pub fn load(project_dir: &Path) -> Result<(EspctlToml, Vec<ConfigWarning>), Conf
     let path = project_dir.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((EspctlToml::default(), Vec::new())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((EspctlToml::default(), Vec::new()));
+        }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     parse(&path, &text)
@@ -239,20 +249,33 @@ const ROOT_KEYS: &[&str] = &[
 ];
 
 fn check_target(r: &mut Reader<'_>, t: &str, line: u32) {
-    let known: Vec<&str> = Chip::ALL.iter().map(|c| c.name()).chain(["linux"]).collect();
+    let known: Vec<&str> = Chip::ALL
+        .iter()
+        .map(|c| c.name())
+        .chain(["linux"])
+        .collect();
     if !known.contains(&t) {
-        let hint = closest(t, &known).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
+        let hint = closest(t, &known)
+            .map(|k| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
         r.warnings.push(ConfigWarning::new(
             r.path,
             line,
-            format!("default_target `{t}` is not a chip espctl knows ({}){hint}", known.join(", ")),
+            format!(
+                "default_target `{t}` is not a chip espctl knows ({}){hint}",
+                known.join(", ")
+            ),
         ));
     }
 }
 
 fn line_of(text: &str, offset: usize) -> u32 {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() as u32 + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u32
+        + 1
 }
 
 struct Reader<'a> {
@@ -280,7 +303,8 @@ fn type_name(item: &Item) -> &'static str {
 
 impl<'a> Reader<'a> {
     fn line(&self, span: Option<Range<usize>>, fallback: u32) -> u32 {
-        span.map(|s| line_of(self.text, s.start)).unwrap_or(fallback)
+        span.map(|s| line_of(self.text, s.start))
+            .unwrap_or(fallback)
     }
 
     fn key_line(&self, table: &toml_edit::Table, key: &str, fallback: u32) -> u32 {
@@ -312,7 +336,10 @@ impl<'a> Reader<'a> {
             Some((p, l)) => (Some(p), l),
             None => (None, key),
         };
-        let bare: Vec<&str> = known.iter().map(|k| k.rsplit('.').next().unwrap_or(k)).collect();
+        let bare: Vec<&str> = known
+            .iter()
+            .map(|k| k.rsplit('.').next().unwrap_or(k))
+            .collect();
         let hint = closest(last, &bare)
             .map(|k| match prefix {
                 Some(p) => format!("; did you mean `{p}.{k}`?"),
@@ -334,19 +361,28 @@ impl<'a> Reader<'a> {
     }
 
     fn boolean(&self, item: &Item, key: &str, line: u32) -> Result<bool, ConfigError> {
-        item.as_bool().ok_or_else(|| self.wrong(key, line, "true or false", item))
+        item.as_bool()
+            .ok_or_else(|| self.wrong(key, line, "true or false", item))
     }
 
     fn baud(&self, item: &Item, key: &str, line: u32) -> Result<u32, ConfigError> {
         let Some(v) = item.as_integer() else {
-            return Err(self.wrong(key, line, "a positive integer (a baud rate such as 115200)", item));
+            return Err(self.wrong(
+                key,
+                line,
+                "a positive integer (a baud rate such as 115200)",
+                item,
+            ));
         };
-        u32::try_from(v).ok().filter(|b| *b > 0).ok_or_else(|| ConfigError::InvalidValue {
-            path: self.path.to_path_buf(),
-            line,
-            key: key.to_string(),
-            message: format!("{v} is not a baud rate; use a positive integer such as 115200"),
-        })
+        u32::try_from(v)
+            .ok()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| ConfigError::InvalidValue {
+                path: self.path.to_path_buf(),
+                line,
+                key: key.to_string(),
+                message: format!("{v} is not a baud rate; use a positive integer such as 115200"),
+            })
     }
 
     fn strings(&self, item: &Item, key: &str, line: u32) -> Result<Vec<String>, ConfigError> {
@@ -356,18 +392,29 @@ impl<'a> Reader<'a> {
         };
         arr.iter()
             .map(|v| {
-                v.as_str().map(str::to_string).ok_or_else(|| ConfigError::WrongType {
-                    path: self.path.to_path_buf(),
-                    line: self.line(v.span(), line),
-                    key: key.to_string(),
-                    expected: expected.to_string(),
-                    found: format!("an array containing {}", type_name(&Item::Value(v.clone()))),
-                })
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ConfigError::WrongType {
+                        path: self.path.to_path_buf(),
+                        line: self.line(v.span(), line),
+                        key: key.to_string(),
+                        expected: expected.to_string(),
+                        found: format!(
+                            "an array containing {}",
+                            type_name(&Item::Value(v.clone()))
+                        ),
+                    })
             })
             .collect()
     }
 
-    fn choice<T: Copy>(&self, item: &Item, key: &str, line: u32, options: &[(&str, T)]) -> Result<T, ConfigError> {
+    fn choice<T: Copy>(
+        &self,
+        item: &Item,
+        key: &str,
+        line: u32,
+        options: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
         let s = item
             .as_str()
@@ -384,13 +431,21 @@ impl<'a> Reader<'a> {
                 message: format!(
                     "`{s}` is not one of {}{}",
                     names.join(", "),
-                    closest(&norm, &names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default()
+                    closest(&norm, &names)
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default()
                 ),
             })
     }
 
-    fn table<'i>(&self, item: &'i Item, key: &str, line: u32) -> Result<&'i dyn toml_edit::TableLike, ConfigError> {
-        item.as_table_like().ok_or_else(|| self.wrong(key, line, "a table", item))
+    fn table<'i>(
+        &self,
+        item: &'i Item,
+        key: &str,
+        line: u32,
+    ) -> Result<&'i dyn toml_edit::TableLike, ConfigError> {
+        item.as_table_like()
+            .ok_or_else(|| self.wrong(key, line, "a table", item))
     }
 
     fn profile(&mut self, item: &Item, key: &str, line: u32) -> Result<ProfileConfig, ConfigError> {
@@ -404,7 +459,11 @@ impl<'a> Reader<'a> {
                 "sdkconfig" => cfg.sdkconfig = Some(self.string(v, &full, kline)?),
                 "sdkconfig_defaults" => cfg.sdkconfig_defaults = self.strings(v, &full, kline)?,
                 "cmake_args" => cfg.cmake_args = self.strings(v, &full, kline)?,
-                _ => self.unknown(&full, kline, &["build_dir", "sdkconfig", "sdkconfig_defaults", "cmake_args"]),
+                _ => self.unknown(
+                    &full,
+                    kline,
+                    &["build_dir", "sdkconfig", "sdkconfig_defaults", "cmake_args"],
+                ),
             }
         }
         Ok(cfg)
@@ -420,25 +479,39 @@ impl<'a> Reader<'a> {
                 "port" => cfg.port = Some(self.string(v, &full, kline)?),
                 "baud" => cfg.baud = Some(self.baud(v, &full, kline)?),
                 "before" => {
-                    cfg.before = Some(self.choice(v, &full, kline, &[
-                        ("default-reset", ResetBefore::DefaultReset),
-                        ("usb-reset", ResetBefore::UsbReset),
-                        ("no-reset", ResetBefore::NoReset),
-                        ("no-reset-no-sync", ResetBefore::NoResetNoSync),
-                    ])?)
+                    cfg.before = Some(self.choice(
+                        v,
+                        &full,
+                        kline,
+                        &[
+                            ("default-reset", ResetBefore::DefaultReset),
+                            ("usb-reset", ResetBefore::UsbReset),
+                            ("no-reset", ResetBefore::NoReset),
+                            ("no-reset-no-sync", ResetBefore::NoResetNoSync),
+                        ],
+                    )?)
                 }
                 "after" => {
-                    cfg.after = Some(self.choice(v, &full, kline, &[
-                        ("hard-reset", ResetAfter::HardReset),
-                        ("soft-reset", ResetAfter::SoftReset),
-                        ("no-reset", ResetAfter::NoReset),
-                        ("no-reset-no-stub", ResetAfter::NoResetNoStub),
-                        ("watchdog-reset", ResetAfter::WatchdogReset),
-                    ])?)
+                    cfg.after = Some(self.choice(
+                        v,
+                        &full,
+                        kline,
+                        &[
+                            ("hard-reset", ResetAfter::HardReset),
+                            ("soft-reset", ResetAfter::SoftReset),
+                            ("no-reset", ResetAfter::NoReset),
+                            ("no-reset-no-stub", ResetAfter::NoResetNoStub),
+                            ("watchdog-reset", ResetAfter::WatchdogReset),
+                        ],
+                    )?)
                 }
                 "no_stub" => cfg.no_stub = Some(self.boolean(v, &full, kline)?),
                 "erase_all" => cfg.erase_all = Some(self.boolean(v, &full, kline)?),
-                _ => self.unknown(&full, kline, &["port", "baud", "before", "after", "no_stub", "erase_all"]),
+                _ => self.unknown(
+                    &full,
+                    kline,
+                    &["port", "baud", "before", "after", "no_stub", "erase_all"],
+                ),
             }
         }
         Ok(cfg)
@@ -472,9 +545,18 @@ impl<'a> Reader<'a> {
                 }
                 "timestamps" => cfg.timestamps = Some(self.boolean(v, &full, kline)?),
                 "eol" => {
-                    cfg.eol = Some(self.choice(v, &full, kline, &[("CRLF", Eol::Crlf), ("CR", Eol::Cr), ("LF", Eol::Lf)])?)
+                    cfg.eol = Some(self.choice(
+                        v,
+                        &full,
+                        kline,
+                        &[("CRLF", Eol::Crlf), ("CR", Eol::Cr), ("LF", Eol::Lf)],
+                    )?)
                 }
-                _ => self.unknown(&full, kline, &["port", "baud", "filters", "timestamps", "eol"]),
+                _ => self.unknown(
+                    &full,
+                    kline,
+                    &["port", "baud", "filters", "timestamps", "eol"],
+                ),
             }
         }
         Ok(cfg)
@@ -526,13 +608,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -550,31 +634,39 @@ pub fn set_default_target(project_dir: &Path, chip: &str) -> Result<(), ConfigEr
     let path = project_dir.join(FILE_NAME);
     // Write through a symlink to the file it points at.
     let target_path = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&path).map_err(|source| ConfigError::Read {
-            path: path.clone(),
-            source,
-        })?,
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::canonicalize(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?
+        }
         _ => path.clone(),
     };
     let (old, perms) = match std::fs::read_to_string(&target_path) {
         Ok(t) => {
-            let perms = std::fs::metadata(&target_path).ok().map(|m| m.permissions());
+            let perms = std::fs::metadata(&target_path)
+                .ok()
+                .map(|m| m.permissions());
             (Some(t), perms)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
     let new_text = match &old {
-        None => format!("# espctl project settings (see docs/espctl-toml.md)\ndefault_target = \"{chip}\"\n"),
+        None => format!(
+            "# espctl project settings (see docs/espctl-toml.md)\ndefault_target = \"{chip}\"\n"
+        ),
         Some(text) => {
-            let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
-                path: path.clone(),
-                line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
-                message: format!(
-                    "not valid TOML ({}); fix the file before changing default_target",
-                    e.message().trim_end()
-                ),
-            })?;
+            let mut doc: toml_edit::DocumentMut =
+                text.parse()
+                    .map_err(|e: toml_edit::TomlError| ConfigError::Syntax {
+                        path: path.clone(),
+                        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+                        message: format!(
+                            "not valid TOML ({}); fix the file before changing default_target",
+                            e.message().trim_end()
+                        ),
+                    })?;
             match doc.get_mut("default_target") {
                 Some(item) if item.is_value() => {
                     let decor = item.as_value().map(|v| v.decor().clone());
@@ -594,9 +686,16 @@ pub fn set_default_target(project_dir: &Path, chip: &str) -> Result<(), ConfigEr
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8], perms: Option<std::fs::Permissions>) -> Result<(), ConfigError> {
+fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    perms: Option<std::fs::Permissions>,
+) -> Result<(), ConfigError> {
     use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let err = |source| ConfigError::Write {
         path: path.to_path_buf(),
         source,
@@ -616,7 +715,10 @@ fn write_atomically(path: &Path, bytes: &[u8], perms: Option<std::fs::Permission
         }
         #[cfg(not(unix))]
         {
-            tmp.as_file().metadata().map(|m| m.permissions()).expect("temp file metadata")
+            tmp.as_file()
+                .metadata()
+                .map(|m| m.permissions())
+                .expect("temp file metadata")
         }
     });
     tmp.as_file().set_permissions(perms).map_err(err)?;
@@ -688,7 +790,10 @@ tools_path = "/opt/tools"
         assert_eq!(dbg.build_dir.as_deref(), Some("build-dbg"));
         assert_eq!(dbg.sdkconfig_defaults, ["a", "b"]);
         assert_eq!(dbg.cmake_args, ["-DX=1"]);
-        assert_eq!(cfg.profile(Profile::Release).unwrap().sdkconfig_defaults, ["sdkconfig.prod"]);
+        assert_eq!(
+            cfg.profile(Profile::Release).unwrap().sdkconfig_defaults,
+            ["sdkconfig.prod"]
+        );
         assert_eq!(cfg.flash.baud, Some(921600));
         assert_eq!(cfg.flash.before, Some(ResetBefore::UsbReset));
         assert_eq!(cfg.flash.after, Some(ResetAfter::NoReset));
@@ -725,11 +830,23 @@ tools_path = "/opt/tools"
             "/p/.espctl.toml:1: unknown key `default_taget`, ignored; did you mean `default_target`?"
         );
         assert_eq!(w[1].line, 4);
-        assert!(msgs[1].contains("`flash.buad`") && msgs[1].contains("did you mean `flash.baud`?"), "{}", msgs[1]);
+        assert!(
+            msgs[1].contains("`flash.buad`") && msgs[1].contains("did you mean `flash.baud`?"),
+            "{}",
+            msgs[1]
+        );
         assert_eq!(w[2].line, 6);
-        assert!(msgs[2].contains("`profile.relase`") && msgs[2].contains("`profile.release`"), "{}", msgs[2]);
+        assert!(
+            msgs[2].contains("`profile.relase`") && msgs[2].contains("`profile.release`"),
+            "{}",
+            msgs[2]
+        );
         assert_eq!(w[3].line, 9);
-        assert!(msgs[3].contains("`monitor.colour`") && !msgs[3].contains("did you mean"), "{}", msgs[3]);
+        assert!(
+            msgs[3].contains("`monitor.colour`") && !msgs[3].contains("did you mean"),
+            "{}",
+            msgs[3]
+        );
     }
 
     #[test]
@@ -737,16 +854,41 @@ tools_path = "/opt/tools"
         let cases: &[(&str, u32, &str, &str)] = &[
             ("default_target = 3\n", 1, "default_target", "a string"),
             ("\n\nidf_version = 5.3\n", 3, "idf_version", "a string"),
-            ("[flash]\nbaud = \"fast\"\n", 2, "flash.baud", "a positive integer"),
-            ("[monitor]\nfilters = \"*:I\"\n", 2, "monitor.filters", "an array of strings"),
-            ("[monitor]\nfilters = [\n  \"a\",\n  3,\n]\n", 4, "monitor.filters", "an array of strings"),
+            (
+                "[flash]\nbaud = \"fast\"\n",
+                2,
+                "flash.baud",
+                "a positive integer",
+            ),
+            (
+                "[monitor]\nfilters = \"*:I\"\n",
+                2,
+                "monitor.filters",
+                "an array of strings",
+            ),
+            (
+                "[monitor]\nfilters = [\n  \"a\",\n  3,\n]\n",
+                4,
+                "monitor.filters",
+                "an array of strings",
+            ),
             ("flash = 1\n", 1, "flash", "a table"),
             ("[profile]\ndebug = \"x\"\n", 2, "profile.debug", "a table"),
-            ("[flash]\nno_stub = \"yes\"\n", 2, "flash.no_stub", "true or false"),
+            (
+                "[flash]\nno_stub = \"yes\"\n",
+                2,
+                "flash.no_stub",
+                "true or false",
+            ),
         ];
         for (text, line, key, expected) in cases {
             match parse_str(text) {
-                Err(ConfigError::WrongType { line: l, key: k, expected: e, .. }) => {
+                Err(ConfigError::WrongType {
+                    line: l,
+                    key: k,
+                    expected: e,
+                    ..
+                }) => {
                     assert_eq!((l, k.as_str()), (*line, *key), "{text}");
                     assert!(e.starts_with(expected), "{e} for {text}");
                 }
@@ -754,18 +896,30 @@ tools_path = "/opt/tools"
             }
         }
         let err = parse_str("[flash]\nbaud = \"fast\"\n").unwrap_err();
-        assert_eq!(err.to_string(), "/p/.espctl.toml:2: `flash.baud` must be a positive integer (a baud rate such as 115200), found a string");
+        assert_eq!(
+            err.to_string(),
+            "/p/.espctl.toml:2: `flash.baud` must be a positive integer (a baud rate such as 115200), found a string"
+        );
         assert_eq!(err.code(), espctl_protocol::ErrorCode::Config);
     }
 
     #[test]
     fn bad_values_and_syntax_are_errors() {
         let err = parse_str("[flash]\nbefore = \"reset-now\"\n").unwrap_err();
-        assert!(matches!(err, ConfigError::InvalidValue { line: 2, .. }), "{err}");
+        assert!(
+            matches!(err, ConfigError::InvalidValue { line: 2, .. }),
+            "{err}"
+        );
         let err = parse_str("[flash]\nafter = \"hard-rest\"\n").unwrap_err();
-        assert!(err.to_string().contains("did you mean `hard-reset`"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `hard-reset`"),
+            "{err}"
+        );
         let err = parse_str("[monitor]\nfilters = [\"wifi:Q\"]\n").unwrap_err();
-        assert!(matches!(err, ConfigError::InvalidValue { line: 2, .. }), "{err}");
+        assert!(
+            matches!(err, ConfigError::InvalidValue { line: 2, .. }),
+            "{err}"
+        );
         let err = parse_str("[flash]\nbaud = 0\n").unwrap_err();
         assert!(matches!(err, ConfigError::InvalidValue { .. }), "{err}");
         let err = parse_str("a = 1\nb = = 2\n").unwrap_err();
@@ -773,12 +927,17 @@ tools_path = "/opt/tools"
         // An unknown chip is only a warning: ESP-IDF may know chips espctl does not.
         let (_, w) = parse_str("default_target = \"esp32c33\"\n").unwrap();
         assert_eq!(w.len(), 1);
-        assert!(w[0].message.contains("did you mean `esp32c3`"), "{}", w[0].message);
+        assert!(
+            w[0].message.contains("did you mean `esp32c3`"),
+            "{}",
+            w[0].message
+        );
     }
 
     #[test]
     fn inline_and_dotted_tables() {
-        let (cfg, w) = parse_str("profile.release.build_dir = \"r\"\nflash = { baud = 1 }\n").unwrap();
+        let (cfg, w) =
+            parse_str("profile.release.build_dir = \"r\"\nflash = { baud = 1 }\n").unwrap();
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(cfg.release.unwrap().build_dir.as_deref(), Some("r"));
         assert_eq!(cfg.flash.baud, Some(1));
@@ -793,7 +952,10 @@ tools_path = "/opt/tools"
         set_default_target(dir.path(), "esp32s3").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("# My project"), "{text}");
-        assert!(text.contains("[flash]   # the board\nport = \"/dev/ttyACM0\"  # left port\n"), "{text}");
+        assert!(
+            text.contains("[flash]   # the board\nport = \"/dev/ttyACM0\"  # left port\n"),
+            "{text}"
+        );
         assert!(text.contains("# trailing comment"), "{text}");
         let (cfg, w) = load(dir.path()).unwrap();
         assert!(w.is_empty());
@@ -801,7 +963,8 @@ tools_path = "/opt/tools"
         assert_eq!(cfg.flash.port.as_deref(), Some("/dev/ttyACM0"));
 
         // Updating keeps the key where it is, and the comment after the value.
-        let with_target = "idf_version = \"5.3\"\ndefault_target = \"esp32\"   # chip\nbuild_dir = \"b\"\n";
+        let with_target =
+            "idf_version = \"5.3\"\ndefault_target = \"esp32\"   # chip\nbuild_dir = \"b\"\n";
         std::fs::write(&path, with_target).unwrap();
         set_default_target(dir.path(), "esp32c6").unwrap();
         assert_eq!(
@@ -809,7 +972,10 @@ tools_path = "/opt/tools"
             "idf_version = \"5.3\"\ndefault_target = \"esp32c6\"   # chip\nbuild_dir = \"b\"\n"
         );
         // No temporary files are left behind.
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, [std::ffi::OsString::from(FILE_NAME)]);
     }
 
@@ -822,14 +988,20 @@ tools_path = "/opt/tools"
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(FILE_NAME)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(FILE_NAME))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o644);
         }
         let broken = "default_target = \n[[[";
         std::fs::write(dir.path().join(FILE_NAME), broken).unwrap();
         let err = set_default_target(dir.path(), "esp32").unwrap_err();
         assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
-        assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), broken);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
+            broken
+        );
     }
 
     #[cfg(unix)]
@@ -858,15 +1030,28 @@ tools_path = "/opt/tools"
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&real, &path).unwrap();
         set_default_target(dir.path(), "esp32").unwrap();
-        assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
-        assert!(std::fs::read_to_string(&real).unwrap().contains("default_target = \"esp32\""));
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            std::fs::read_to_string(&real)
+                .unwrap()
+                .contains("default_target = \"esp32\"")
+        );
     }
 
     #[test]
     fn idf_version_file() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_idf_version_file(dir.path()), None);
-        std::fs::write(dir.path().join(IDF_VERSION_FILE), "# pinned\n\n  v5.3.1  \nv9\n").unwrap();
+        std::fs::write(
+            dir.path().join(IDF_VERSION_FILE),
+            "# pinned\n\n  v5.3.1  \nv9\n",
+        )
+        .unwrap();
         let (v, p) = read_idf_version_file(dir.path()).unwrap();
         assert_eq!(v, "v5.3.1");
         assert_eq!(p, dir.path().join(IDF_VERSION_FILE));

@@ -13,7 +13,9 @@ use espctl_protocol::plan::PlanDiagnostic;
 use super::kconfig::{IdfKconfig, KconfigCache, KconfigTree};
 use super::sdkconfig::{self, RawValue};
 use super::set::{Layers, read_layers};
-use super::{ConfigPaths, ConfigSet, ConfigValue, ConfigWarning, Provenance, absolutize, defaults_files};
+use super::{
+    ConfigPaths, ConfigSet, ConfigValue, ConfigWarning, Provenance, absolutize, defaults_files,
+};
 
 /// What to load for one build.
 #[derive(Debug, Clone)]
@@ -54,7 +56,6 @@ pub struct LoadedConfig {
     /// The Kconfig tree the values were evaluated with, once known.
     pub tree: Option<KconfigTree>,
     layers: Layers,
-    target: String,
 }
 
 impl LoadedConfig {
@@ -102,7 +103,12 @@ impl ConfigCache {
     /// given (otherwise see [`ConfigCache::with_kconfig`]).
     pub fn load(&self, req: &ConfigRequest<'_>) -> LoadedConfig {
         let mut errors = Vec::new();
-        let defaults = match defaults_files(req.project_dir, req.target, req.sdkconfig_defaults.as_deref(), None) {
+        let defaults = match defaults_files(
+            req.project_dir,
+            req.target,
+            req.sdkconfig_defaults.as_deref(),
+            None,
+        ) {
             Ok(files) => files.into_iter().map(|f| f.path).collect(),
             Err(e) => {
                 errors.push(PlanDiagnostic {
@@ -118,7 +124,10 @@ impl ConfigCache {
         paths.defaults = defaults;
         let (mut layers, warnings) = read_layers(&paths, !req.ignore_existing);
         if !req.overrides.is_empty() {
-            layers.overrides = Some(sdkconfig::from_overrides(Path::new("params.sdkconfig"), req.overrides));
+            layers.overrides = Some(sdkconfig::from_overrides(
+                Path::new("params.sdkconfig"),
+                req.overrides,
+            ));
         }
         let config_dir = req.build_dir.join("config");
         let inputs = [
@@ -139,7 +148,6 @@ impl ConfigCache {
             errors,
             tree: None,
             layers,
-            target: req.target.to_string(),
         };
         if req.kconfig_files.is_empty() {
             let (set, w) = ConfigSet::resolve(&loaded.layers, None);
@@ -164,7 +172,12 @@ impl ConfigCache {
         idf_path: Option<&Path>,
         target: &str,
     ) -> LoadedConfig {
-        let tree = self.tree(&idf_kconfig(kconfig_files, idf_path, target, &config.layers));
+        let tree = self.tree(&idf_kconfig(
+            kconfig_files,
+            idf_path,
+            target,
+            &config.layers,
+        ));
         let mut warnings: Vec<ConfigWarning> = tree.warnings().to_vec();
         // Old option names: ESP-IDF's list and the components' (the target's own after each).
         let mut rename_files: Vec<PathBuf> = Vec::new();
@@ -192,7 +205,6 @@ impl ConfigCache {
         warnings.extend(w);
         config.set = set;
         config.tree = Some(tree);
-        config.target = target.to_string();
         config.finish(warnings);
         config
     }
@@ -204,12 +216,18 @@ impl ConfigCache {
 }
 
 /// The inputs of the Kconfig tree for these component files.
-fn idf_kconfig(kconfig_files: &[PathBuf], idf_path: Option<&Path>, target: &str, layers: &Layers) -> IdfKconfig {
+fn idf_kconfig(
+    kconfig_files: &[PathBuf],
+    idf_path: Option<&Path>,
+    target: &str,
+    layers: &Layers,
+) -> IdfKconfig {
     let mut idf = IdfKconfig::new(idf_path.map(Path::to_path_buf).unwrap_or_default(), target);
     for f in kconfig_files {
-        let is_projbuild = f
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case("Kconfig.projbuild"));
+        let is_projbuild = f.file_name().is_some_and(|n| {
+            n.to_string_lossy()
+                .eq_ignore_ascii_case("Kconfig.projbuild")
+        });
         if is_projbuild {
             idf.kconfig_projbuilds.push(f.clone());
         } else {
@@ -222,10 +240,14 @@ fn idf_kconfig(kconfig_files: &[PathBuf], idf_path: Option<&Path>, target: &str,
         idf.idf_version = v.to_string();
     }
     // An existing sdkconfig keeps the version it was first made with.
-    idf.init_version = layers.sdkconfig.as_ref().and_then(|s| match &s.get("IDF_INIT_VERSION")?.value {
-        RawValue::Quoted(v) => Some(v.clone()),
-        _ => None,
-    });
+    idf.init_version =
+        layers
+            .sdkconfig
+            .as_ref()
+            .and_then(|s| match &s.get("IDF_INIT_VERSION")?.value {
+                RawValue::Quoted(v) => Some(v.clone()),
+                _ => None,
+            });
     idf
 }
 
@@ -233,7 +255,10 @@ fn idf_kconfig(kconfig_files: &[PathBuf], idf_path: Option<&Path>, target: &str,
 /// from them (`tools/cmake/targets.cmake`): the files of `sdkconfig_defaults` (a `;` list relative to
 /// the project), else `sdkconfig.defaults`; the first file with such a line wins. Returns the target
 /// and the file (relative to the project when inside it).
-pub fn defaults_target(project_dir: &Path, sdkconfig_defaults: Option<&str>) -> Option<(String, String)> {
+pub fn defaults_target(
+    project_dir: &Path,
+    sdkconfig_defaults: Option<&str>,
+) -> Option<(String, String)> {
     let list: Vec<PathBuf> = match sdkconfig_defaults.filter(|s| !s.trim().is_empty()) {
         Some(s) => s
             .split(';')
@@ -243,10 +268,16 @@ pub fn defaults_target(project_dir: &Path, sdkconfig_defaults: Option<&str>) -> 
         None => vec![project_dir.join("sdkconfig.defaults")],
     };
     for file in list {
-        let Ok(text) = std::fs::read_to_string(&file) else { continue };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
         for line in text.lines() {
-            let Some(rest) = line.strip_prefix("CONFIG_IDF_TARGET=\"") else { continue };
-            let Some(target) = rest.strip_suffix('"') else { continue };
+            let Some(rest) = line.strip_prefix("CONFIG_IDF_TARGET=\"") else {
+                continue;
+            };
+            let Some(target) = rest.strip_suffix('"') else {
+                continue;
+            };
             if target.is_empty() || target.contains('"') {
                 continue;
             }
@@ -275,14 +306,25 @@ mod tests {
     fn target_from_defaults_files() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(defaults_target(dir.path(), None), None);
-        write(dir.path(), "sdkconfig.defaults", "CONFIG_FOO=y\nCONFIG_IDF_TARGET=\"esp32s3\"\n");
+        write(
+            dir.path(),
+            "sdkconfig.defaults",
+            "CONFIG_FOO=y\nCONFIG_IDF_TARGET=\"esp32s3\"\n",
+        );
         assert_eq!(
             defaults_target(dir.path(), None),
             Some(("esp32s3".into(), "sdkconfig.defaults".into()))
         );
-        write(dir.path(), "a", "# CONFIG_IDF_TARGET=\"esp32\"\n CONFIG_IDF_TARGET=\"esp32\"\n");
+        write(
+            dir.path(),
+            "a",
+            "# CONFIG_IDF_TARGET=\"esp32\"\n CONFIG_IDF_TARGET=\"esp32\"\n",
+        );
         write(dir.path(), "b", "CONFIG_IDF_TARGET=\"esp32c6\"\n");
-        assert_eq!(defaults_target(dir.path(), Some("a;b")), Some(("esp32c6".into(), "b".into())));
+        assert_eq!(
+            defaults_target(dir.path(), Some("a;b")),
+            Some(("esp32c6".into(), "b".into()))
+        );
     }
 
     fn project(kconfig: &str) -> (tempfile::TempDir, PathBuf) {
@@ -297,7 +339,11 @@ mod tests {
             "config A\n    bool \"a\"\n    default y\nconfig N\n    int \"n\"\n    default 7\nconfig S\n    string \"s\"\n    default \"x\"\n",
         );
         write(dir.path(), "sdkconfig.defaults", "CONFIG_N=9\n");
-        write(dir.path(), "sdkconfig.defaults.esp32c3", "CONFIG_S=\"from target defaults\"\n");
+        write(
+            dir.path(),
+            "sdkconfig.defaults.esp32c3",
+            "CONFIG_S=\"from target defaults\"\n",
+        );
         let overrides = BTreeMap::from([("CONFIG_A".to_string(), "n".to_string())]);
         let build = dir.path().join("build");
         let sdk = dir.path().join("sdkconfig");
@@ -319,8 +365,14 @@ mod tests {
         // Without Kconfig: the layers as written.
         assert_eq!(loaded.value("N").as_deref(), Some("9"));
         assert_eq!(loaded.value("CONFIG_A").as_deref(), Some(""));
-        assert_eq!(loaded.get("A"), Some((ConfigValue::Bool(false), Provenance::Override)));
-        assert_eq!(loaded.cmake_values.get("CONFIG_S").map(String::as_str), Some("from target defaults"));
+        assert_eq!(
+            loaded.get("A"),
+            Some((ConfigValue::Bool(false), Provenance::Override))
+        );
+        assert_eq!(
+            loaded.cmake_values.get("CONFIG_S").map(String::as_str),
+            Some("from target defaults")
+        );
 
         let loaded = cache.with_kconfig(loaded, std::slice::from_ref(&k), None, "esp32c3");
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -364,11 +416,15 @@ mod tests {
         assert_eq!(loaded.errors.len(), 1);
         assert!(loaded.errors[0].message.contains("nope"));
         assert_eq!(loaded.value("A").as_deref(), Some("y"));
-        assert_eq!(loaded.inputs, [sdk.clone()]);
+        assert_eq!(loaded.inputs, std::slice::from_ref(&sdk));
         req.sdkconfig_defaults = None;
         req.ignore_existing = true;
         let loaded = cache.load(&req);
         assert_eq!(loaded.value("A").as_deref(), Some(""));
-        assert!(loaded.guessed.contains(&"A".to_string()), "{:?}", loaded.guessed);
+        assert!(
+            loaded.guessed.contains(&"A".to_string()),
+            "{:?}",
+            loaded.guessed
+        );
     }
 }

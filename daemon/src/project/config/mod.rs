@@ -36,7 +36,9 @@ use std::path::{Path, PathBuf};
 use espctl_protocol::ErrorCode;
 
 pub use defaults_files::defaults_files;
-pub use espctl_toml::{EspctlToml, ProfileConfig, load as load_espctl_toml, read_idf_version_file, set_default_target};
+pub use espctl_toml::{
+    EspctlToml, ProfileConfig, load as load_espctl_toml, read_idf_version_file, set_default_target,
+};
 pub use kconfig::{Evaluation, IdfKconfig, KconfigEnv, KconfigTree, UserValues, ValueSource};
 pub use load::{ConfigCache, ConfigRequest, LoadedConfig, defaults_target};
 pub use set::{ConfigPaths, ConfigSet, Layers, json_is_fresh};
@@ -184,7 +186,10 @@ impl Provenance {
     /// True when the value was read from what a configure wrote (sdkconfig.json or sdkconfig) or was
     /// given for this build, rather than guessed from defaults.
     pub fn is_exact(&self) -> bool {
-        matches!(self, Provenance::SdkconfigJson | Provenance::Sdkconfig | Provenance::Override)
+        matches!(
+            self,
+            Provenance::SdkconfigJson | Provenance::Sdkconfig | Provenance::Override
+        )
     }
 }
 
@@ -194,7 +199,9 @@ impl fmt::Display for Provenance {
             Provenance::SdkconfigJson => f.write_str("build/config/sdkconfig.json"),
             Provenance::Sdkconfig => f.write_str("sdkconfig"),
             Provenance::Defaults(p) => write!(f, "{}", p.display()),
-            Provenance::KconfigDefault(p, line) => write!(f, "Kconfig default at {}:{line}", p.display()),
+            Provenance::KconfigDefault(p, line) => {
+                write!(f, "Kconfig default at {}:{line}", p.display())
+            }
             Provenance::Override => f.write_str("override"),
             Provenance::Unset => f.write_str("unset"),
         }
@@ -283,15 +290,17 @@ impl ConfigError {
 
 impl From<ConfigError> for crate::error::DaemonError {
     fn from(e: ConfigError) -> Self {
-        let hint = match &e {
-            ConfigError::WrongType { .. } | ConfigError::InvalidValue { .. } | ConfigError::Syntax { .. } => {
-                Some("docs/espctl-toml.md describes every key of .espctl.toml")
-            }
-            _ => None,
-        };
         let err = crate::error::DaemonError::new(e.code(), e.to_string());
-        match hint {
-            Some(h) if e.to_string().contains(".espctl.toml") => err.with_hint(h),
+        match &e {
+            ConfigError::WrongType { .. } | ConfigError::InvalidValue { .. } => {
+                err.with_hint("docs/espctl-toml.md lists every key of .espctl.toml with its type")
+            }
+            ConfigError::Syntax { path, .. } if path.ends_with(espctl_toml::FILE_NAME) => {
+                err.with_hint("docs/espctl-toml.md lists every key of .espctl.toml with its type")
+            }
+            ConfigError::MissingDefaultsFile { .. } => {
+                err.with_hint("SDKCONFIG_DEFAULTS is a ;-separated list of files relative to the project directory")
+            }
             _ => err,
         }
     }
@@ -318,7 +327,11 @@ pub(crate) fn bare_name(name: &str) -> &str {
 /// Joins `p` to `base` unless it is absolute, and removes `.` and `..` components lexically, as
 /// CMake's `get_filename_component(... ABSOLUTE)` does.
 pub(crate) fn absolutize(base: &Path, p: &Path) -> PathBuf {
-    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
     let mut out = PathBuf::new();
     for comp in joined.components() {
         match comp {

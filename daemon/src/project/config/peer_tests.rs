@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::kconfig::{IdfKconfig, KconfigCache, KconfigEnv, KconfigTree};
-use super::set::Layers;
 use super::sdkconfig::{self, FileKind, RawValue};
+use super::set::Layers;
 use super::{ConfigSet, SymbolType};
 
 /// A Python that can `import kconfgen`, or `None` (with a message) when there is none and the peers
@@ -28,9 +28,13 @@ pub(super) fn kconfgen_python() -> Option<PathBuf> {
         }
     }
     if std::env::var("ESPCTL_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("ESPCTL_REQUIRE_PEERS=1 but no Python with esp-idf-kconfig (kconfgen) was found: set IDF_PYTHON");
+        panic!(
+            "ESPCTL_REQUIRE_PEERS=1 but no Python with esp-idf-kconfig (kconfgen) was found: set IDF_PYTHON"
+        );
     }
-    eprintln!("skipping: no Python with esp-idf-kconfig (kconfgen); set IDF_PYTHON to run this test");
+    eprintln!(
+        "skipping: no Python with esp-idf-kconfig (kconfgen); set IDF_PYTHON to run this test"
+    );
     None
 }
 
@@ -112,9 +116,15 @@ pub(super) fn run_kconfgen(
 pub(super) fn parse_cmake_sets(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("set(CONFIG_") else { continue };
-        let Some((name, value)) = rest.split_once(" \"") else { continue };
-        let value = value.strip_suffix("\")").expect("kconfgen quotes every value");
+        let Some(rest) = line.strip_prefix("set(CONFIG_") else {
+            continue;
+        };
+        let Some((name, value)) = rest.split_once(" \"") else {
+            continue;
+        };
+        let value = value
+            .strip_suffix("\")")
+            .expect("kconfgen quotes every value");
         let mut v = String::new();
         let mut chars = value.chars();
         while let Some(c) = chars.next() {
@@ -150,37 +160,67 @@ fn idf_components(idf: &Path) -> BTreeMap<String, (Vec<PathBuf>, Vec<PathBuf>)> 
     out
 }
 
-fn reference_sdkconfig() -> Option<PathBuf> {
+/// The sdkconfig files real configures wrote for esp32c3: `$ESPCTL_IDF_REFERENCE`, else every
+/// `*_esp32c3.sdkconfig` in shared/idf-reference beside the repository.
+fn reference_sdkconfigs() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ESPCTL_IDF_REFERENCE") {
-        return Some(PathBuf::from(p));
+        return vec![PathBuf::from(p)];
     }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/idf-reference/hello_world_esp32c3.sdkconfig");
-    p.is_file().then_some(p)
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/idf-reference");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.retain(|p| p.to_string_lossy().ends_with("_esp32c3.sdkconfig"));
+    out.sort();
+    out
 }
 
 /// The real ESP-IDF tree (`$ESPCTL_IDF_PATH`) evaluated for esp32c3 with no sdkconfig, against the
-/// sdkconfig a real configure of hello_world wrote (it has no sdkconfig.defaults, so its values are
-/// the Kconfig defaults). hello_world is a MINIMAL_BUILD: the components whose symbols appear in the
-/// reference are the ones in its build.
+/// sdkconfig files real configures of ESP-IDF examples wrote (hello_world, plugins: neither has
+/// sdkconfig.defaults, so their values are the Kconfig defaults). Both trim their builds
+/// (MINIMAL_BUILD, COMPONENTS): the components whose symbols appear in a reference are the ones in
+/// its build.
 #[test]
-fn real_idf_defaults_match_a_real_configure() {
+fn real_idf_defaults_match_real_configures() {
     let Some(idf) = std::env::var_os("ESPCTL_IDF_PATH").map(PathBuf::from) else {
-        eprintln!("skipping: set ESPCTL_IDF_PATH to an ESP-IDF tree to compare with a real configure");
+        eprintln!(
+            "skipping: set ESPCTL_IDF_PATH to an ESP-IDF tree to compare with a real configure"
+        );
         return;
     };
-    let Some(reference) = reference_sdkconfig() else {
-        eprintln!("skipping: no reference sdkconfig (shared/idf-reference or $ESPCTL_IDF_REFERENCE)");
-        return;
-    };
-    let (refcfg, w) = sdkconfig::read(&reference, FileKind::Sdkconfig).unwrap();
+    let references = reference_sdkconfigs();
+    if references.is_empty() {
+        eprintln!(
+            "skipping: no reference sdkconfig (shared/idf-reference or $ESPCTL_IDF_REFERENCE)"
+        );
+    }
+    let mut failed = Vec::new();
+    for reference in references {
+        let differ = compare_with_reference(&idf, &reference);
+        if differ > 0 {
+            failed.push(reference.display().to_string());
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "symbols differ from the real configure for {failed:?}"
+    );
+}
+
+/// Prints how our defaults compare with one reference; returns the number of differences.
+fn compare_with_reference(idf: &Path, reference: &Path) -> usize {
+    let minimal = std::fs::read_to_string(reference)
+        .unwrap()
+        .contains("MINIMAL_BUILD is enabled");
+    let (refcfg, w) = sdkconfig::read(reference, FileKind::Sdkconfig).unwrap();
     assert!(w.is_empty(), "{w:?}");
     let ref_names: BTreeSet<&str> = refcfg.assignments.iter().map(|a| a.name.as_str()).collect();
 
     // Every component first, to find which ones the reference's build had.
-    let comps = idf_components(&idf);
-    let mut all = IdfKconfig::new(&idf, "esp32c3");
+    let comps = idf_components(idf);
+    let mut all = IdfKconfig::new(idf, "esp32c3");
     all.idf_version = "6.2.0".into();
-    all.minimal_build = true;
+    all.minimal_build = minimal;
     for (k, p) in comps.values() {
         all.kconfigs.extend(k.iter().cloned());
         all.kconfig_projbuilds.extend(p.iter().cloned());
@@ -199,13 +239,18 @@ fn real_idf_defaults_match_a_real_configure() {
             if let Ok(rel) = file.strip_prefix(&comp_dir)
                 && let Some(first) = rel.components().next()
             {
-                used.insert(first.as_os_str().to_string_lossy().into_owned());
+                // A file another component sources (`orsource "../x/Kconfig.y"`) counts for
+                // the component that sources it, which has symbols of its own.
+                let name = first.as_os_str().to_string_lossy().into_owned();
+                if comps.contains_key(&name) {
+                    used.insert(name);
+                }
             }
         }
     }
-    let mut idf_in = IdfKconfig::new(&idf, "esp32c3");
+    let mut idf_in = IdfKconfig::new(idf, "esp32c3");
     idf_in.idf_version = "6.2.0".into();
-    idf_in.minimal_build = true;
+    idf_in.minimal_build = minimal;
     for c in &used {
         let (k, p) = &comps[c];
         idf_in.kconfigs.extend(k.iter().cloned());
@@ -249,14 +294,15 @@ fn real_idf_defaults_match_a_real_configure() {
         }
     }
     eprintln!(
-        "real ESP-IDF esp32c3 (components {}, load {load_time:?}): {same} symbols match, {} differ",
+        "{}: real ESP-IDF esp32c3 (components {}, load {load_time:?}): {same} symbols match, {} differ",
+        reference.file_name().unwrap().to_string_lossy(),
         used.len(),
         differ.len()
     );
     for d in &differ {
         eprintln!("  {d}");
     }
-    assert!(differ.is_empty(), "{} symbols differ from the real configure", differ.len());
+    differ.len()
 }
 
 /// Our evaluation of `tree` against what kconfgen wrote: (matching symbols, differences).
@@ -271,18 +317,27 @@ fn compare_with_kconfgen(eval: &super::Evaluation, out: &KconfgenOut) -> (usize,
         match ours.get(name) {
             Some(l) if l == line => same += 1,
             Some(l) => differ.push(format!("sdkconfig {name}: ours `{l}`, kconfgen `{line}`")),
-            None => differ.push(format!("sdkconfig {name}: ours not written, kconfgen `{line}`")),
+            None => differ.push(format!(
+                "sdkconfig {name}: ours not written, kconfgen `{line}`"
+            )),
         }
     }
     for (name, line) in &ours {
         if !out.sdkconfig.contains_key(name) {
-            differ.push(format!("sdkconfig {name}: ours `{line}`, kconfgen not written"));
+            differ.push(format!(
+                "sdkconfig {name}: ours `{line}`, kconfgen not written"
+            ));
         }
     }
     for v in eval.iter() {
         let theirs = out.cmake.get(&*v.name);
         if v.cmake_value().as_ref() != theirs {
-            differ.push(format!("cmake {}: ours {:?}, kconfgen {:?}", v.name, v.cmake_value(), theirs));
+            differ.push(format!(
+                "cmake {}: ours {:?}, kconfgen {:?}",
+                v.name,
+                v.cmake_value(),
+                theirs
+            ));
         }
         let json = out.json.get(&*v.name);
         let ours_json = v.written.then(|| match v.value() {
@@ -294,7 +349,10 @@ fn compare_with_kconfgen(eval: &super::Evaluation, out: &KconfgenOut) -> (usize,
             None => serde_json::Value::Null,
         });
         if ours_json.as_ref() != json {
-            differ.push(format!("json {}: ours {ours_json:?}, kconfgen {json:?}", v.name));
+            differ.push(format!(
+                "json {}: ours {ours_json:?}, kconfgen {json:?}",
+                v.name
+            ));
         }
     }
     (same, differ)
@@ -305,12 +363,15 @@ fn compare_with_kconfgen(eval: &super::Evaluation, out: &KconfgenOut) -> (usize,
 #[test]
 fn real_idf_all_components_match_kconfgen() {
     let Some(idf) = std::env::var_os("ESPCTL_IDF_PATH").map(PathBuf::from) else {
-        eprintln!("skipping: set ESPCTL_IDF_PATH to an ESP-IDF tree to compare with kconfgen on it");
+        eprintln!(
+            "skipping: set ESPCTL_IDF_PATH to an ESP-IDF tree to compare with kconfgen on it"
+        );
         return;
     };
     let Some(py) = kconfgen_python() else { return };
     let comps = idf_components(&idf);
-    let targets = std::env::var("ESPCTL_IDF_TARGETS").unwrap_or_else(|_| "esp32,esp32c3,esp32s3,esp32c6,esp32p4,esp32h2".into());
+    let targets = std::env::var("ESPCTL_IDF_TARGETS")
+        .unwrap_or_else(|_| "esp32,esp32c3,esp32s3,esp32c6,esp32p4,esp32h2".into());
     let cache = KconfigCache::new();
     let mut failures = Vec::new();
     for target in targets.split(',') {
@@ -370,7 +431,10 @@ fn real_idf_all_components_match_kconfgen() {
             failures.push(target.to_string());
         }
     }
-    assert!(failures.is_empty(), "differences from kconfgen for {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "differences from kconfgen for {failures:?}"
+    );
 }
 
 /// A fixture tree that uses every construct the parser knows.
@@ -547,9 +611,18 @@ fn write_fixture(dir: &Path) -> PathBuf {
             "sub/Kconfig.sub",
             "menuconfig SUB_MENU\n    bool \"sub menu\"\n    default y\nif SUB_MENU\nconfig SUB_CHILD\n    int \"child\"\n    default 3\n    help\n      Some help text\n      with lines.\n\n      And a paragraph.\nendif\n",
         ),
-        ("rel/Kconfig.rel", "config REL_SYM\n    hex \"rel\"\n    default 0xABC\n"),
-        ("globbed/a/Kconfig.part", "config GLOB_A\n    bool\n    default y\n"),
-        ("globbed/b/Kconfig.part", "config GLOB_B\n    string\n    default \"b\"\n"),
+        (
+            "rel/Kconfig.rel",
+            "config REL_SYM\n    hex \"rel\"\n    default 0xABC\n",
+        ),
+        (
+            "globbed/a/Kconfig.part",
+            "config GLOB_A\n    bool\n    default y\n",
+        ),
+        (
+            "globbed/b/Kconfig.part",
+            "config GLOB_B\n    string\n    default \"b\"\n",
+        ),
         (
             "defaults1",
             "CONFIG_N_INT=42\nCONFIG_IF_A=y\nCONFIG_S_EMPTY=\"from defaults\"\nCONFIG_UNKNOWN_SYM=y\nCONFIG_CH_ONE_A=y\nCONFIG_PROMPT_COND=n\nCONFIG_N_HEX_USER=10\nCONFIG_N_FLOAT=3\n",
@@ -559,7 +632,10 @@ fn write_fixture(dir: &Path) -> PathBuf {
             "sdkconfig",
             "CONFIG_ROOT_BOOL=y\nCONFIG_N_INT=200\nCONFIG_SEL_TARGET=n\n# default:\nCONFIG_N_INT_NEG=-7\n# default:\nCONFIG_N_INT_FROM_SYM=99\nCONFIG_CH_HIDDEN_B=y\n# default:\nCONFIG_S_COND=\"pragma\"\nCONFIG_IF_B=n\nCONFIG_CH_DEP_X=y\nCONFIG_S_PLAIN=\"user \\\"quoted\\\"\"\nCONFIG_N_HEX=0x0010\nCONFIG_OLD_NODEF=77\n# CONFIG_OLD_INVERTED is not set\nCONFIG_BAD_BOOL_VALUE_FOR_INT=x\n",
         ),
-        ("sdkconfig.rename", "CONFIG_OLD_NODEF CONFIG_N_INT_NODEF\nCONFIG_OLD_INVERTED !CONFIG_EXPR_DEFAULT\nCONFIG_OLD_ROOT CONFIG_ROOT_BOOL\n"),
+        (
+            "sdkconfig.rename",
+            "CONFIG_OLD_NODEF CONFIG_N_INT_NODEF\nCONFIG_OLD_INVERTED !CONFIG_EXPR_DEFAULT\nCONFIG_OLD_ROOT CONFIG_ROOT_BOOL\n",
+        ),
     ];
     for (name, text) in files {
         let p = dir.join(name);
@@ -591,17 +667,27 @@ fn fixture_tree_matches_kconfgen() {
     assert!(warnings[0].contains("INVALID_LITERAL"), "{warnings:?}");
 
     let read = |name: &str, kind| sdkconfig::read(&dir.path().join(name), kind).unwrap().0;
-    let defaults = vec![read("defaults1", FileKind::Defaults), read("defaults2", FileKind::Defaults)];
+    let defaults = [
+        read("defaults1", FileKind::Defaults),
+        read("defaults2", FileKind::Defaults),
+    ];
     let sdk = read("sdkconfig", FileKind::Sdkconfig);
     let rename_path = dir.path().join("sdkconfig.rename");
-    let (renames, w) = sdkconfig::parse_rename(&rename_path, &std::fs::read_to_string(&rename_path).unwrap());
+    let (renames, w) = sdkconfig::parse_rename(
+        &rename_path,
+        &std::fs::read_to_string(&rename_path).unwrap(),
+    );
     assert!(w.is_empty());
     let defaults_paths = [dir.path().join("defaults1"), dir.path().join("defaults2")];
 
     let scenarios: [(&str, Vec<&sdkconfig::SdkconfigFile>, bool); 3] = [
         ("no values", vec![], false),
         ("defaults files", defaults.iter().collect(), false),
-        ("defaults files and sdkconfig", defaults.iter().chain([&sdk]).collect(), true),
+        (
+            "defaults files and sdkconfig",
+            defaults.iter().chain([&sdk]).collect(),
+            true,
+        ),
     ];
     for (what, layers, with_sdkconfig) in scenarios {
         let n_defaults = if layers.is_empty() { 0 } else { 2 };
@@ -611,13 +697,19 @@ fn fixture_tree_matches_kconfgen() {
         let out = run_kconfgen(
             &py,
             &root,
-            with_sdkconfig.then(|| dir.path().join("sdkconfig")).as_deref(),
+            with_sdkconfig
+                .then(|| dir.path().join("sdkconfig"))
+                .as_deref(),
             &defaults_paths[..n_defaults],
             Some(&rename_path),
             &env_pairs,
         );
         let (same, differ) = compare_with_kconfgen(&eval, &out);
-        assert!(differ.is_empty(), "{what}: {same} match, differences:\n{}", differ.join("\n"));
+        assert!(
+            differ.is_empty(),
+            "{what}: {same} match, differences:\n{}",
+            differ.join("\n")
+        );
         assert!(same > 30, "{what}: only {same} symbols written");
 
         // The same through ConfigSet, which also answers for the old names.
@@ -630,11 +722,19 @@ fn fixture_tree_matches_kconfgen() {
         };
         let (set, _) = ConfigSet::resolve(&set_layers, Some(&tree));
         for (name, value) in &out.cmake {
-            assert_eq!(set.cmake_value(name).as_ref(), Some(value), "{what}: CONFIG_{name}");
+            assert_eq!(
+                set.cmake_value(name).as_ref(),
+                Some(value),
+                "{what}: CONFIG_{name}"
+            );
         }
         for name in tree.symbols() {
             if !out.cmake.contains_key(name) {
-                assert_eq!(set.cmake_value(name), None, "{what}: CONFIG_{name} is not written by kconfgen");
+                assert_eq!(
+                    set.cmake_value(name),
+                    None,
+                    "{what}: CONFIG_{name} is not written by kconfgen"
+                );
             }
         }
         // And from kconfgen's own sdkconfig.json, which is exact.
@@ -650,7 +750,9 @@ fn fixture_tree_matches_kconfgen() {
             if !is_float {
                 assert_eq!(
                     set.cmake_value(name),
-                    eval.get(name).and_then(|v| v.cmake_value()).filter(|_| out.json.contains_key(name)),
+                    eval.get(name)
+                        .and_then(|v| v.cmake_value())
+                        .filter(|_| out.json.contains_key(name)),
                     "{what}: CONFIG_{name} from sdkconfig.json"
                 );
             }
@@ -716,7 +818,14 @@ CONFIG_S_EMPTY=\"\"
 CONFIG_S_SEMI=\"a;b;c\"
 ";
     std::fs::write(dir.path().join("sdkconfig"), sdk).unwrap();
-    let out = run_kconfgen(&py, &dir.path().join("Kconfig"), Some(&dir.path().join("sdkconfig")), &[], None, &[]);
+    let out = run_kconfgen(
+        &py,
+        &dir.path().join("Kconfig"),
+        Some(&dir.path().join("sdkconfig")),
+        &[],
+        None,
+        &[],
+    );
     let tree = KconfigTree::load(&[dir.path().join("Kconfig")], &KconfigEnv::new());
     assert!(tree.warnings().is_empty(), "{:?}", tree.warnings());
     let (file, _) = sdkconfig::read(&dir.path().join("sdkconfig"), FileKind::Sdkconfig).unwrap();
@@ -727,7 +836,11 @@ CONFIG_S_SEMI=\"a;b;c\"
     let (set, warnings) = ConfigSet::resolve(&layers, Some(&tree));
     assert!(warnings.is_empty(), "{warnings:?}");
     for name in tree.symbols() {
-        assert_eq!(set.cmake_value(name), out.cmake.get(name).cloned(), "CONFIG_{name}");
+        assert_eq!(
+            set.cmake_value(name),
+            out.cmake.get(name).cloned(),
+            "CONFIG_{name}"
+        );
     }
     assert_eq!(set.cmake_value("H_UPPER").as_deref(), Some("0xabcdef"));
     assert_eq!(set.cmake_value("I_LEADING_ZERO").as_deref(), Some("007"));

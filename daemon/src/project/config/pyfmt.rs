@@ -28,7 +28,11 @@ pub fn py_int(s: &str, base: u32) -> Option<i128> {
     } else {
         digits
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let mut value: i128 = 0;
@@ -61,7 +65,11 @@ pub fn py_float(s: &str) -> Option<f64> {
     let unsigned = t.strip_prefix(['+', '-']).unwrap_or(t);
     let lower = unsigned.to_ascii_lowercase();
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
-        let v = if lower == "nan" { f64::NAN } else { f64::INFINITY };
+        let v = if lower == "nan" {
+            f64::NAN
+        } else {
+            f64::INFINITY
+        };
         return Some(if t.starts_with('-') { -v } else { v });
     }
     // Validate the shape: digits with single underscores between digits, optional fraction and
@@ -110,11 +118,17 @@ pub fn float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // `{:e}` gives the shortest round-trip digits: "-1.2345e-7".
     let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("LowerExp always has an exponent");
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("LowerExp always has an exponent");
     let exp: i32 = exp.parse().expect("LowerExp exponent is an integer");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => ("-", m),
@@ -251,7 +265,10 @@ mod tests {
         assert_eq!(py_hex(0xABC), "0xabc");
         assert_eq!(py_hex(-1), "-0x1");
         let env = |n: &str| (n == "A").then(|| "x".to_string());
-        assert_eq!(expandvars("$A/${A}/$B/${B}/$/$(A)", &env), "x/x/$B/${B}/$/$(A)");
+        assert_eq!(
+            expandvars("$A/${A}/$B/${B}/$/$(A)", &env),
+            "x/x/$B/${B}/$/$(A)"
+        );
         assert_eq!(expandvars("no vars", &env), "no vars");
         assert_eq!(expandvars("${unterminated", &env), "${unterminated");
     }

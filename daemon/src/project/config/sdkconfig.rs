@@ -60,14 +60,18 @@ impl RawValue {
                 Some(b'n') => Ok(ConfigValue::Bool(false)),
                 _ => Err(format!("'{v}' is not a valid bool value (y or n)")),
             },
-            (RawValue::Quoted(_), SymbolType::Bool) => Err("a bool symbol takes y or n, not a string".into()),
-            (RawValue::Quoted(s), SymbolType::String) => Ok(ConfigValue::String(s.clone())),
-            (RawValue::Bare(v), SymbolType::String) => {
-                Err(format!("malformed string literal '{v}' (strings must be in double quotes)"))
+            (RawValue::Quoted(_), SymbolType::Bool) => {
+                Err("a bool symbol takes y or n, not a string".into())
             }
+            (RawValue::Quoted(s), SymbolType::String) => Ok(ConfigValue::String(s.clone())),
+            (RawValue::Bare(v), SymbolType::String) => Err(format!(
+                "malformed string literal '{v}' (strings must be in double quotes)"
+            )),
             (RawValue::Bare(v), other) => ConfigValue::from_kconfig_text(other, v)
                 .ok_or_else(|| format!("'{v}' is not a valid {other} value")),
-            (RawValue::Quoted(s), other) => Err(format!("\"{s}\" is a string, but the symbol is {other}")),
+            (RawValue::Quoted(s), other) => {
+                Err(format!("\"{s}\" is a string, but the symbol is {other}"))
+            }
             (RawValue::Loose(v), SymbolType::String) => Ok(ConfigValue::String(v.clone())),
             (RawValue::Loose(v), other) => RawValue::Bare(v.clone()).typed(other),
         }
@@ -107,7 +111,10 @@ impl RawValue {
             RawValue::Bare(v) | RawValue::Loose(v) if v == "n" => ConfigValue::Bool(false),
             RawValue::Bare(v) | RawValue::Loose(v) => {
                 let hexlike = v.starts_with("0x") || v.starts_with("0X");
-                if hexlike && let Some(ConfigValue::Hex(h)) = ConfigValue::from_kconfig_text(SymbolType::Hex, v) {
+                if hexlike
+                    && let Some(ConfigValue::Hex(h)) =
+                        ConfigValue::from_kconfig_text(SymbolType::Hex, v)
+                {
                     return ConfigValue::Hex(h);
                 }
                 if let Some(i) = pyfmt::py_int(v, 10).and_then(|i| i64::try_from(i).ok()) {
@@ -230,7 +237,11 @@ fn parse_set(
         return None;
     };
     if name.is_empty() {
-        warnings.push(ConfigWarning::new(path, line_no, "ignoring assignment with an empty name"));
+        warnings.push(ConfigWarning::new(
+            path,
+            line_no,
+            "ignoring assignment with an empty name",
+        ));
         return None;
     }
     let name = name.to_string();
@@ -250,7 +261,10 @@ fn parse_set(
             }
         }
     } else {
-        Some((name, RawValue::Bare(strip_inline_comment(value).to_string())))
+        Some((
+            name,
+            RawValue::Bare(strip_inline_comment(value).to_string()),
+        ))
     }
 }
 
@@ -299,7 +313,9 @@ pub fn from_overrides(name: &Path, overrides: &BTreeMap<String, String>) -> Sdkc
         .enumerate()
         .map(|(i, (k, v))| {
             let value = if v.starts_with('"') {
-                unquote(v).map(RawValue::Quoted).unwrap_or_else(|| RawValue::Loose(v.clone()))
+                unquote(v)
+                    .map(RawValue::Quoted)
+                    .unwrap_or_else(|| RawValue::Loose(v.clone()))
             } else {
                 RawValue::Loose(v.clone())
             };
@@ -319,7 +335,10 @@ pub fn from_overrides(name: &Path, overrides: &BTreeMap<String, String>) -> Sdkc
 }
 
 /// Reads and parses a file.
-pub fn read(path: &Path, kind: FileKind) -> Result<(SdkconfigFile, Vec<ConfigWarning>), ConfigError> {
+pub fn read(
+    path: &Path,
+    kind: FileKind,
+) -> Result<(SdkconfigFile, Vec<ConfigWarning>), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -355,7 +374,9 @@ impl JsonValue {
         Some(match (self, ty) {
             (JsonValue::Empty, _) => return None,
             (JsonValue::Bool(b), _) => ConfigValue::Bool(*b),
-            (JsonValue::Integer(i), Some(SymbolType::Hex)) if *i >= 0 => ConfigValue::Hex(*i as u64),
+            (JsonValue::Integer(i), Some(SymbolType::Hex)) if *i >= 0 => {
+                ConfigValue::Hex(*i as u64)
+            }
             (JsonValue::Integer(i), Some(SymbolType::Float)) => ConfigValue::Float(*i as f64),
             (JsonValue::Integer(i), _) => ConfigValue::Int(*i),
             (JsonValue::Float(f), _) => ConfigValue::Float(*f),
@@ -366,11 +387,16 @@ impl JsonValue {
 
 /// Parses kconfgen's `sdkconfig.json`: an object of names (no `CONFIG_`) to true/false, numbers,
 /// strings, or `null` (an int or hex written without a value); anything else is a warning.
-pub fn parse_json(path: &Path, text: &str) -> Result<(BTreeMap<String, JsonValue>, Vec<ConfigWarning>), ConfigError> {
+pub fn parse_json(
+    path: &Path,
+    text: &str,
+) -> Result<(BTreeMap<String, JsonValue>, Vec<ConfigWarning>), ConfigError> {
     let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
         path: path.to_path_buf(),
         line: e.line() as u32,
-        message: format!("not valid JSON ({e}); delete the build directory's config/ and reconfigure"),
+        message: format!(
+            "not valid JSON ({e}); delete the build directory's config/ and reconfigure"
+        ),
     })?;
     let serde_json::Value::Object(map) = doc else {
         return Err(ConfigError::Syntax {
@@ -432,7 +458,11 @@ pub fn parse_rename(path: &Path, text: &str) -> (Vec<Rename>, Vec<ConfigWarning>
         }
         let mut parts = trimmed.split_whitespace();
         let (Some(old), Some(new)) = (parts.next(), parts.next()) else {
-            warnings.push(ConfigWarning::new(path, idx as u32 + 1, "expected `CONFIG_OLD CONFIG_NEW`"));
+            warnings.push(ConfigWarning::new(
+                path,
+                idx as u32 + 1,
+                "expected `CONFIG_OLD CONFIG_NEW`",
+            ));
             continue;
         };
         let (inverted, new) = match new.strip_prefix('!') {
@@ -492,23 +522,36 @@ CONFIG_OLD_A=y
         assert_eq!(names, ["A", "B", "I", "H", "S", "E", "D", "Q"]);
         assert_eq!(f.get("A").unwrap().value, RawValue::Bare("y".into()));
         assert_eq!(f.get("B").unwrap().value, RawValue::NotSet);
-        assert_eq!(f.get("S").unwrap().value, RawValue::Quoted("say \"hi\" \\ there".into()));
+        assert_eq!(
+            f.get("S").unwrap().value,
+            RawValue::Quoted("say \"hi\" \\ there".into())
+        );
         assert_eq!(f.get("E").unwrap().value, RawValue::Quoted(String::new()));
         let d = f.get("CONFIG_D").unwrap();
         assert_eq!(d.value, RawValue::Bare("123".into()));
         assert!(d.marked_default);
         assert!(!f.get("I").unwrap().marked_default);
-        assert_eq!(f.get("Q").unwrap().value, RawValue::Quoted("has # hash".into()));
+        assert_eq!(
+            f.get("Q").unwrap().value,
+            RawValue::Quoted("has # hash".into())
+        );
         assert_eq!(f.deprecated.len(), 2);
         assert_eq!(f.deprecated[1].value, RawValue::NotSet);
         let lines: Vec<u32> = w.iter().map(|w| w.line).collect();
         assert_eq!(lines, [13, 14, 15, 16], "{w:?}");
-        assert!(w[0].to_string().starts_with("sdkconfig:13: ignoring malformed line"));
+        assert!(
+            w[0].to_string()
+                .starts_with("sdkconfig:13: ignoring malformed line")
+        );
     }
 
     #[test]
     fn defaults_files_trim_and_treat_empty_as_n() {
-        let (f, w) = parse(Path::new("d"), "  CONFIG_A=y  \nCONFIG_B=\n", FileKind::Defaults);
+        let (f, w) = parse(
+            Path::new("d"),
+            "  CONFIG_A=y  \nCONFIG_B=\n",
+            FileKind::Defaults,
+        );
         assert!(w.is_empty());
         assert_eq!(f.get("A").unwrap().value, RawValue::Bare("y".into()));
         assert_eq!(f.get("B").unwrap().value, RawValue::Bare("n".into()));
@@ -517,9 +560,15 @@ CONFIG_OLD_A=y
     #[test]
     fn typing_follows_kconfgen() {
         let bare = |s: &str| RawValue::Bare(s.into());
-        assert_eq!(bare("yes").typed(SymbolType::Bool), Ok(ConfigValue::Bool(true)));
+        assert_eq!(
+            bare("yes").typed(SymbolType::Bool),
+            Ok(ConfigValue::Bool(true))
+        );
         assert!(bare("1").typed(SymbolType::Bool).is_err());
-        assert_eq!(bare("0x10").typed(SymbolType::Hex), Ok(ConfigValue::Hex(16)));
+        assert_eq!(
+            bare("0x10").typed(SymbolType::Hex),
+            Ok(ConfigValue::Hex(16))
+        );
         assert_eq!(bare("10").typed(SymbolType::Hex), Ok(ConfigValue::Hex(16)));
         assert!(bare("0x10").typed(SymbolType::Int).is_err());
         assert!(bare("abc").typed(SymbolType::String).is_err());
@@ -528,8 +577,14 @@ CONFIG_OLD_A=y
         assert_eq!(bare("0x0005").guess(), ConfigValue::Hex(5));
         assert_eq!(bare("12").guess(), ConfigValue::Int(12));
         assert_eq!(bare("1.5").guess(), ConfigValue::Float(1.5));
-        assert_eq!(bare("010").kconfig_text(SymbolType::Int).as_deref(), Some("010"));
-        assert_eq!(bare("5").kconfig_text(SymbolType::Float).as_deref(), Some("5.0"));
+        assert_eq!(
+            bare("010").kconfig_text(SymbolType::Int).as_deref(),
+            Some("010")
+        );
+        assert_eq!(
+            bare("5").kconfig_text(SymbolType::Float).as_deref(),
+            Some("5.0")
+        );
     }
 
     #[test]
@@ -549,7 +604,11 @@ CONFIG_OLD_A=y
         assert!(w.is_empty());
         for (name, value) in &values {
             let a = f.get(name).unwrap();
-            assert_eq!(&a.value.typed(value.symbol_type()).unwrap(), value, "{name}");
+            assert_eq!(
+                &a.value.typed(value.symbol_type()).unwrap(),
+                value,
+                "{name}"
+            );
         }
     }
 
@@ -558,7 +617,10 @@ CONFIG_OLD_A=y
         let text = r#"{"A": true, "B": false, "I": 42, "H": 4294967295, "S": "x", "N": null, "F": 1.5, "L": [1]}"#;
         let (m, w) = parse_json(Path::new("j"), text).unwrap();
         assert_eq!(m["A"], JsonValue::Bool(true));
-        assert_eq!(m["H"].typed(Some(SymbolType::Hex)), Some(ConfigValue::Hex(0xffff_ffff)));
+        assert_eq!(
+            m["H"].typed(Some(SymbolType::Hex)),
+            Some(ConfigValue::Hex(0xffff_ffff))
+        );
         assert_eq!(m["I"].typed(None), Some(ConfigValue::Int(42)));
         assert_eq!(m["F"], JsonValue::Float(1.5));
         assert_eq!(m["N"], JsonValue::Empty);
@@ -575,8 +637,16 @@ CONFIG_OLD_A=y
         assert_eq!(
             r,
             [
-                Rename { old: "OLD".into(), new: "NEW".into(), inverted: false },
-                Rename { old: "INV".into(), new: "POS".into(), inverted: true },
+                Rename {
+                    old: "OLD".into(),
+                    new: "NEW".into(),
+                    inverted: false
+                },
+                Rename {
+                    old: "INV".into(),
+                    new: "POS".into(),
+                    inverted: true
+                },
             ]
         );
         assert_eq!(w.len(), 1);

@@ -101,7 +101,10 @@ impl ConfigSet {
     /// Reads the files named by `paths` and resolves them, with `tree` when the Kconfig files are
     /// known. A missing sdkconfig or sdkconfig.json is normal; a defaults file or rename file that
     /// cannot be read is a warning.
-    pub fn load(paths: &ConfigPaths, tree: Option<&KconfigTree>) -> (ConfigSet, Vec<ConfigWarning>) {
+    pub fn load(
+        paths: &ConfigPaths,
+        tree: Option<&KconfigTree>,
+    ) -> (ConfigSet, Vec<ConfigWarning>) {
         let (layers, mut warnings) = read_layers(paths, true);
         let (set, w) = Self::resolve(&layers, tree);
         warnings.extend(w);
@@ -125,64 +128,92 @@ impl ConfigSet {
         } else if let Some(tree) = tree {
             warnings.extend(set.fill_from_tree(layers, tree));
         } else {
-            set.fill_from_layers(layers.sdkconfig.as_ref(), &layers.defaults, Provenance::Unset);
+            set.fill_from_layers(
+                layers.sdkconfig.as_ref(),
+                &layers.defaults,
+                Provenance::Unset,
+            );
             if let Some(o) = &layers.overrides {
                 set.fill_from_layers(None, std::slice::from_ref(o), Provenance::Override);
             }
         }
         for r in &layers.renames {
-            set.aliases.insert(r.old.clone(), Alias::Renamed {
-                new: r.new.clone(),
-                inverted: r.inverted,
-            });
+            set.aliases.insert(
+                r.old.clone(),
+                Alias::Renamed {
+                    new: r.new.clone(),
+                    inverted: r.inverted,
+                },
+            );
         }
         if let Some(sdk) = &layers.sdkconfig {
-            let prov = if set.used_json { Provenance::SdkconfigJson } else { Provenance::Sdkconfig };
+            let prov = if set.used_json {
+                Provenance::SdkconfigJson
+            } else {
+                Provenance::Sdkconfig
+            };
             for a in &sdk.deprecated {
                 if set.aliases.contains_key(&a.name) || set.entries.contains_key(&a.name) {
                     continue;
                 }
                 let value = a.value.guess();
                 let cmake = Some(cmake_of_raw(&a.value, &value));
-                set.aliases.insert(a.name.clone(), Alias::Literal(Entry {
-                    value: Some(value),
-                    provenance: prov.clone(),
-                    cmake,
-                }));
+                set.aliases.insert(
+                    a.name.clone(),
+                    Alias::Literal(Entry {
+                        value: Some(value),
+                        provenance: prov.clone(),
+                        cmake,
+                    }),
+                );
             }
         }
         (set, warnings)
     }
 
-    fn fill_from_json(&mut self, json: &BTreeMap<String, JsonValue>, sdk: Option<&SdkconfigFile>, tree: Option<&KconfigTree>) {
+    fn fill_from_json(
+        &mut self,
+        json: &BTreeMap<String, JsonValue>,
+        sdk: Option<&SdkconfigFile>,
+        tree: Option<&KconfigTree>,
+    ) {
         for (name, jv) in json {
             let ty = tree.and_then(|t| t.symbol_type(name)).or_else(|| {
                 // Without Kconfig, sdkconfig's spelling tells a hex from an int.
                 let a = sdk?.get(name)?;
                 match &a.value {
-                    RawValue::Bare(v) if v.starts_with("0x") || v.starts_with("0X") => Some(SymbolType::Hex),
+                    RawValue::Bare(v) if v.starts_with("0x") || v.starts_with("0X") => {
+                        Some(SymbolType::Hex)
+                    }
                     _ => None,
                 }
             });
             let value = jv.typed(ty);
             // A `null` is an int or hex written without a value: CMake sees it empty.
             let cmake = Some(value.as_ref().map(cmake_of_value).unwrap_or_default());
-            self.entries.insert(name.clone(), Entry {
-                value,
-                provenance: Provenance::SdkconfigJson,
-                cmake,
-            });
+            self.entries.insert(
+                name.clone(),
+                Entry {
+                    value,
+                    provenance: Provenance::SdkconfigJson,
+                    cmake,
+                },
+            );
         }
         if let Some(tree) = tree {
             // Defined symbols the configure did not write: not set.
             for name in tree.symbols() {
                 if !self.entries.contains_key(name) {
-                    let value = (tree.symbol_type(name) == Some(SymbolType::Bool)).then_some(ConfigValue::Bool(false));
-                    self.entries.insert(name.to_string(), Entry {
-                        value,
-                        provenance: Provenance::Unset,
-                        cmake: None,
-                    });
+                    let value = (tree.symbol_type(name) == Some(SymbolType::Bool))
+                        .then_some(ConfigValue::Bool(false));
+                    self.entries.insert(
+                        name.to_string(),
+                        Entry {
+                            value,
+                            provenance: Provenance::Unset,
+                            cmake: None,
+                        },
+                    );
                 }
             }
         }
@@ -211,27 +242,43 @@ impl ConfigSet {
         warnings.extend(eval.warnings().iter().cloned());
         for v in eval.iter() {
             let provenance = match &v.source {
-                ValueSource::User { layer } | ValueSource::LayerDefault { layer } => provs[*layer].clone(),
+                ValueSource::User { layer } | ValueSource::LayerDefault { layer } => {
+                    provs[*layer].clone()
+                }
                 ValueSource::Default { file, line }
                 | ValueSource::Select { file, line }
                 | ValueSource::Imply { file, line }
                 | ValueSource::Set { file, line }
-                | ValueSource::Choice { file, line } => Provenance::KconfigDefault(file.to_path_buf(), *line),
+                | ValueSource::Choice { file, line } => {
+                    Provenance::KconfigDefault(file.to_path_buf(), *line)
+                }
                 ValueSource::None => Provenance::Unset,
             };
-            let value = if v.written || v.ty == Some(SymbolType::Bool) { v.value() } else { None };
-            self.entries.insert(v.name.to_string(), Entry {
-                value,
-                provenance,
-                cmake: v.cmake_value(),
-            });
+            let value = if v.written || v.ty == Some(SymbolType::Bool) {
+                v.value()
+            } else {
+                None
+            };
+            self.entries.insert(
+                v.name.to_string(),
+                Entry {
+                    value,
+                    provenance,
+                    cmake: v.cmake_value(),
+                },
+            );
         }
         warnings
     }
 
     /// Layers without Kconfig: later ones override earlier ones. `defaults_provenance` is used for
     /// the `defaults` layers unless it is `Unset` (then each is `Defaults(path)`).
-    fn fill_from_layers(&mut self, sdk: Option<&SdkconfigFile>, defaults: &[SdkconfigFile], defaults_provenance: Provenance) {
+    fn fill_from_layers(
+        &mut self,
+        sdk: Option<&SdkconfigFile>,
+        defaults: &[SdkconfigFile],
+        defaults_provenance: Provenance,
+    ) {
         let layers = defaults
             .iter()
             .map(|d| {
@@ -246,11 +293,14 @@ impl ConfigSet {
             for a in &file.assignments {
                 let value = a.value.guess();
                 let cmake = Some(cmake_of_raw(&a.value, &value));
-                self.entries.insert(a.name.clone(), Entry {
-                    value: Some(value),
-                    provenance: prov.clone(),
-                    cmake,
-                });
+                self.entries.insert(
+                    a.name.clone(),
+                    Entry {
+                        value: Some(value),
+                        provenance: prov.clone(),
+                        cmake,
+                    },
+                );
             }
         }
     }
@@ -293,7 +343,11 @@ impl ConfigSet {
                 let v = e.cmake.clone()?;
                 let is_bool = matches!(e.value, Some(ConfigValue::Bool(_)));
                 Some(if *inverted && is_bool {
-                    if v.is_empty() { "y".into() } else { String::new() }
+                    if v.is_empty() {
+                        "y".into()
+                    } else {
+                        String::new()
+                    }
                 } else {
                     v
                 })
@@ -333,14 +387,18 @@ impl ConfigSet {
 
 /// Reads the files of `paths`; `with_existing` false skips sdkconfig and sdkconfig.json (a configure
 /// that is about to replace them).
-pub(crate) fn read_layers(paths: &ConfigPaths, with_existing: bool) -> (Layers, Vec<ConfigWarning>) {
+pub(crate) fn read_layers(
+    paths: &ConfigPaths,
+    with_existing: bool,
+) -> (Layers, Vec<ConfigWarning>) {
     let mut warnings = Vec::new();
     let mut layers = Layers::default();
     if with_existing && json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig) {
         match std::fs::read_to_string(&paths.sdkconfig_json)
             .map_err(|e| e.to_string())
-            .and_then(|t| sdkconfig::parse_json(&paths.sdkconfig_json, &t).map_err(|e| e.to_string()))
-        {
+            .and_then(|t| {
+                sdkconfig::parse_json(&paths.sdkconfig_json, &t).map_err(|e| e.to_string())
+            }) {
             Ok((values, w)) => {
                 warnings.extend(w);
                 layers.json = Some(values);
@@ -394,7 +452,9 @@ fn cmake_of_value(v: &ConfigValue) -> String {
 fn cmake_of_raw(raw: &RawValue, guessed: &ConfigValue) -> String {
     match (raw, guessed) {
         (RawValue::Bare(text) | RawValue::Loose(text), ConfigValue::Int(_)) => text.clone(),
-        (RawValue::Bare(text) | RawValue::Loose(text), ConfigValue::Hex(_)) => cmake_text(SymbolType::Hex, text),
+        (RawValue::Bare(text) | RawValue::Loose(text), ConfigValue::Hex(_)) => {
+            cmake_text(SymbolType::Hex, text)
+        }
         (_, v) => cmake_of_value(v),
     }
 }

@@ -78,7 +78,11 @@ impl SymbolValue {
         }
         Some(match self.ty? {
             SymbolType::Bool if self.text == "n" => format!("# CONFIG_{} is not set", self.name),
-            SymbolType::String => format!("CONFIG_{}=\"{}\"", self.name, crate::project::config::escape_string(&self.text)),
+            SymbolType::String => format!(
+                "CONFIG_{}=\"{}\"",
+                self.name,
+                crate::project::config::escape_string(&self.text)
+            ),
             _ => format!("CONFIG_{}={}", self.name, self.text),
         })
     }
@@ -119,7 +123,10 @@ impl Evaluation {
 
     /// Defined symbols in definition order.
     pub fn iter(&self) -> impl Iterator<Item = &SymbolValue> {
-        self.data.order.iter().filter_map(|&id| self.values[id as usize].as_ref())
+        self.data
+            .order
+            .iter()
+            .filter_map(|&id| self.values[id as usize].as_ref())
     }
 
     /// Dependency loops met while evaluating.
@@ -129,7 +136,9 @@ impl Evaluation {
 
     /// The assignments kconfgen would write to sdkconfig, in order, without comments.
     pub fn sdkconfig_lines(&self) -> Vec<String> {
-        self.iter().filter_map(SymbolValue::sdkconfig_line).collect()
+        self.iter()
+            .filter_map(SymbolValue::sdkconfig_line)
+            .collect()
     }
 }
 
@@ -229,7 +238,10 @@ impl<'a> Ev<'a> {
             self.warnings.push(ConfigWarning::new(
                 file,
                 line,
-                format!("dependency loop involving {}: its value is taken as unset", sym.name),
+                format!(
+                    "dependency loop involving {}: its value is taken as unset",
+                    sym.name
+                ),
             ));
         }
     }
@@ -293,36 +305,28 @@ impl<'a> Ev<'a> {
     }
 
     fn relation(&mut self, op: RelOp, a: ExprId, b: ExprId) -> u8 {
-        let both_strings = self.leaf_type(a) == Some(SymbolType::String) && self.leaf_type(b) == Some(SymbolType::String);
-        let ord: Option<std::cmp::Ordering>;
-        let mut nan = false;
-        if both_strings {
-            ord = Some(self.str_value(a).cmp(&self.str_value(b)));
+        let both_strings = self.leaf_type(a) == Some(SymbolType::String)
+            && self.leaf_type(b) == Some(SymbolType::String);
+        // None: the numbers differ by NaN, which Python finds unequal and neither less nor greater.
+        let ord: Option<std::cmp::Ordering> = if both_strings {
+            Some(self.str_value(a).cmp(&self.str_value(b)))
         } else {
-            let (x, y) = (self.num(a), self.num(b));
-            ord = match (x, y) {
+            match (self.num(a), self.num(b)) {
                 (Some(Num::I(x)), Some(Num::I(y))) => Some(x.cmp(&y)),
                 (Some(x), Some(y)) => {
                     let f = |n: Num| match n {
                         Num::I(i) => i as f64,
                         Num::F(f) => f,
                     };
-                    let d = f(x) - f(y);
-                    if d.is_nan() {
-                        nan = true;
-                        None
-                    } else {
-                        d.partial_cmp(&0.0)
-                    }
+                    (f(x) - f(y)).partial_cmp(&0.0)
                 }
                 _ => Some(self.str_value(a).cmp(&self.str_value(b))),
-            };
-        }
+            }
+        };
         use std::cmp::Ordering::*;
-        let truth = match (ord, nan) {
-            // A NaN difference compares unequal and neither less nor greater, as in Python.
-            (None, _) => matches!(op, RelOp::Ne),
-            (Some(o), _) => match op {
+        let truth = match ord {
+            None => op == RelOp::Ne,
+            Some(o) => match op {
                 RelOp::Eq => o == Equal,
                 RelOp::Ne => o != Equal,
                 RelOp::Lt => o == Less,
@@ -351,7 +355,11 @@ impl<'a> Ev<'a> {
             }
             _ => {
                 // An expression where a single symbol was expected: take its truth value.
-                if self.expr(e) == 2 { Arc::from("y") } else { Arc::from("n") }
+                if self.expr(e) == 2 {
+                    Arc::from("y")
+                } else {
+                    Arc::from("n")
+                }
             }
         }
     }
@@ -431,13 +439,19 @@ impl<'a> Ev<'a> {
         let choice = &data.choices[c as usize];
         for &(s, cond, loc) in &choice.defaults {
             if self.expr(cond) != 0 && self.sym_visibility(s) != 0 {
-                return Some((s, loc_source(data, loc, |file, line| ValueSource::Choice { file, line })));
+                return Some((
+                    s,
+                    loc_source(data, loc, |file, line| ValueSource::Choice { file, line }),
+                ));
             }
         }
         for &s in &choice.syms {
             if self.sym_visibility(s) != 0 {
                 let loc = choice.nodes[0].2;
-                return Some((s, loc_source(data, loc, |file, line| ValueSource::Choice { file, line })));
+                return Some((
+                    s,
+                    loc_source(data, loc, |file, line| ValueSource::Choice { file, line }),
+                ));
             }
         }
         None
@@ -542,7 +556,11 @@ impl<'a> Ev<'a> {
                     }
                 }
             } else {
-                let user = if vis != 0 { self.user.user.get(&id) } else { None };
+                let user = if vis != 0 {
+                    self.user.user.get(&id)
+                } else {
+                    None
+                };
                 if let Some((text, layer)) = user {
                     val = if text == "y" { vis } else { 0 };
                     source = ValueSource::User { layer: *layer };
@@ -564,7 +582,10 @@ impl<'a> Ev<'a> {
                                 if val != 0 {
                                     written = true;
                                 }
-                                source = loc_source(data, loc, |file, line| ValueSource::Default { file, line });
+                                source = loc_source(data, loc, |file, line| ValueSource::Default {
+                                    file,
+                                    line,
+                                });
                                 break;
                             }
                         }
@@ -573,7 +594,10 @@ impl<'a> Ev<'a> {
                         && self.expr(sym.direct_dep) != 0
                     {
                         if val < 2 {
-                            source = loc_source(data, loc, |file, line| ValueSource::Imply { file, line });
+                            source = loc_source(data, loc, |file, line| ValueSource::Imply {
+                                file,
+                                line,
+                            });
                         }
                         val = 2;
                         written = true;
@@ -581,7 +605,8 @@ impl<'a> Ev<'a> {
                 }
                 if let Some(loc) = self.first_true(&sym.rev_dep) {
                     if val < 2 {
-                        source = loc_source(data, loc, |file, line| ValueSource::Select { file, line });
+                        source =
+                            loc_source(data, loc, |file, line| ValueSource::Select { file, line });
                     }
                     val = 2;
                     written = true;
@@ -604,12 +629,17 @@ impl<'a> Ev<'a> {
                         val = self.str_value(v).to_string();
                         written = true;
                         indirect = true;
-                        source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                        source =
+                            loc_source(data, loc, |file, line| ValueSource::Set { file, line });
                         break;
                     }
                 }
                 if !indirect {
-                    let user = if vis != 0 { self.user.user.get(&id) } else { None };
+                    let user = if vis != 0 {
+                        self.user.user.get(&id)
+                    } else {
+                        None
+                    };
                     if let Some((text, layer)) = user {
                         val = text.clone();
                         source = ValueSource::User { layer: *layer };
@@ -618,7 +648,10 @@ impl<'a> Ev<'a> {
                             if self.expr(cond) != 0 && self.expr(sym.direct_dep) != 0 {
                                 val = self.str_value(v).to_string();
                                 written = true;
-                                source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                                source = loc_source(data, loc, |file, line| ValueSource::Set {
+                                    file,
+                                    line,
+                                });
                                 break;
                             }
                         }
@@ -634,7 +667,9 @@ impl<'a> Ev<'a> {
                                     if self.expr(cond) != 0 {
                                         val = self.str_value(v).to_string();
                                         written = true;
-                                        source = loc_source(data, loc, |file, line| ValueSource::Default { file, line });
+                                        source = loc_source(data, loc, |file, line| {
+                                            ValueSource::Default { file, line }
+                                        });
                                         break;
                                     }
                                 }
@@ -645,7 +680,13 @@ impl<'a> Ev<'a> {
             }
             SymbolType::Int | SymbolType::Hex => {
                 let base = if ty == SymbolType::Hex { 16 } else { 10 };
-                let fmt = |n: i128| if base == 10 { n.to_string() } else { pyfmt::py_hex(n) };
+                let fmt = |n: i128| {
+                    if base == 10 {
+                        n.to_string()
+                    } else {
+                        pyfmt::py_hex(n)
+                    }
+                };
                 let mut range: Option<(i128, i128)> = None;
                 for &(lo, hi, cond) in &sym.ranges {
                     if self.expr(cond) != 0 {
@@ -665,7 +706,8 @@ impl<'a> Ev<'a> {
                             num = n;
                             written = true;
                             indirect = true;
-                            source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                            source =
+                                loc_source(data, loc, |file, line| ValueSource::Set { file, line });
                         }
                         break;
                     }
@@ -693,7 +735,10 @@ impl<'a> Ev<'a> {
                                 val = name;
                                 num = n;
                                 written = true;
-                                source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                                source = loc_source(data, loc, |file, line| ValueSource::Set {
+                                    file,
+                                    line,
+                                });
                             }
                             break;
                         }
@@ -711,7 +756,9 @@ impl<'a> Ev<'a> {
                                 if self.expr(cond) != 0 {
                                     val = self.str_value(v).to_string();
                                     has_default = true;
-                                    source = loc_source(data, loc, |file, line| ValueSource::Default { file, line });
+                                    source = loc_source(data, loc, |file, line| {
+                                        ValueSource::Default { file, line }
+                                    });
                                     break;
                                 }
                             }
@@ -739,7 +786,8 @@ impl<'a> Ev<'a> {
                 let mut range: Option<(f64, f64)> = None;
                 for &(lo, hi, cond) in &sym.ranges {
                     if self.expr(cond) != 0 {
-                        let f = |s: &str| pyfmt::py_float(s).filter(|f| f.is_finite()).unwrap_or(0.0);
+                        let f =
+                            |s: &str| pyfmt::py_float(s).filter(|f| f.is_finite()).unwrap_or(0.0);
                         range = Some((f(&self.str_value(lo)), f(&self.str_value(hi))));
                         break;
                     }
@@ -755,7 +803,8 @@ impl<'a> Ev<'a> {
                             num = f;
                             written = true;
                             indirect = true;
-                            source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                            source =
+                                loc_source(data, loc, |file, line| ValueSource::Set { file, line });
                         }
                         break;
                     }
@@ -781,7 +830,10 @@ impl<'a> Ev<'a> {
                                 val = pyfmt::float_repr(f);
                                 num = f;
                                 written = true;
-                                source = loc_source(data, loc, |file, line| ValueSource::Set { file, line });
+                                source = loc_source(data, loc, |file, line| ValueSource::Set {
+                                    file,
+                                    line,
+                                });
                             }
                             break;
                         }
@@ -796,7 +848,13 @@ impl<'a> Ev<'a> {
                             for &(v, cond, loc) in &sym.defaults {
                                 if self.expr(cond) != 0 {
                                     let s = self.str_value(v).to_string();
-                                    picked = Some((s, loc_source(data, loc, |file, line| ValueSource::Default { file, line })));
+                                    picked = Some((
+                                        s,
+                                        loc_source(data, loc, |file, line| ValueSource::Default {
+                                            file,
+                                            line,
+                                        }),
+                                    ));
                                     break;
                                 }
                             }

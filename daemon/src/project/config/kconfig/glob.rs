@@ -117,8 +117,14 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
                 }
                 continue;
             }
-            let dir = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            let dir = if base.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                base.as_path()
+            };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.starts_with('.') && !part.starts_with('.') {
@@ -162,14 +168,28 @@ mod tests {
     #[test]
     fn globbing_sorted() {
         let dir = tempfile::tempdir().unwrap();
-        for p in ["b/Kconfig.x", "a/Kconfig.x", "a/other", "c/.hidden/Kconfig.x"] {
+        for p in [
+            "b/Kconfig.x",
+            "a/Kconfig.x",
+            "a/other",
+            "c/.hidden/Kconfig.x",
+        ] {
             let path = dir.path().join(p);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
         }
         let found = glob(&dir.path().join("*/Kconfig.*"));
-        assert_eq!(found, [dir.path().join("a/Kconfig.x"), dir.path().join("b/Kconfig.x")]);
+        assert_eq!(
+            found,
+            [
+                dir.path().join("a/Kconfig.x"),
+                dir.path().join("b/Kconfig.x")
+            ]
+        );
         assert!(glob(&dir.path().join("nothing*/x")).is_empty());
-        assert_eq!(glob(&dir.path().join("a/other")), [dir.path().join("a/other")]);
+        assert_eq!(
+            glob(&dir.path().join("a/other")),
+            [dir.path().join("a/other")]
+        );
     }
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use super::parse::{self, Expr, Leaf, Prop, PropAt, SourceKind, Stmt, TypeKw};
 use super::{
-    Choice, ChoiceId, E, EXPR_N, EXPR_Y, ExprId, KconfigCache, KconfigEnv, Loc, Sym, SymId, SymNode, TreeData,
+    Choice, ChoiceId, E, EXPR_N, EXPR_Y, ExprId, KconfigCache, KconfigEnv, Loc, Sym, SymId,
+    SymNode, TreeData,
 };
 use crate::project::config::{ConfigWarning, SymbolType, pyfmt};
 
@@ -25,7 +26,9 @@ pub enum Top {
 }
 
 /// Bool defaults that esp-idf-kconfig treats as `n` (only `y` and `n` are valid bool literals).
-const INVALID_BOOL_LITERALS: &[&str] = &["true", "True", "false", "False", "yes", "Yes", "no", "No", "1", "0"];
+const INVALID_BOOL_LITERALS: &[&str] = &[
+    "true", "True", "false", "False", "yes", "Yes", "no", "No", "1", "0",
+];
 
 /// How deep `source` may nest before we assume a loop through generated names.
 const MAX_SOURCE_DEPTH: usize = 64;
@@ -60,7 +63,9 @@ struct Linker<'a> {
 
 pub fn link(tops: &[Top], env: &KconfigEnv, cache: &KconfigCache) -> TreeData {
     let srctree = env.srctree.clone().unwrap_or_else(|| match tops.first() {
-        Some(Top::File(p)) | Some(Top::Text(p, _)) => p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        Some(Top::File(p)) | Some(Top::Text(p, _)) => {
+            p.parent().map(Path::to_path_buf).unwrap_or_default()
+        }
         None => PathBuf::new(),
     });
     let mut l = Linker {
@@ -98,8 +103,15 @@ pub fn link(tops: &[Top], env: &KconfigEnv, cache: &KconfigCache) -> TreeData {
 
 impl<'a> Linker<'a> {
     fn warn(&mut self, loc: Loc, msg: impl Into<String>) {
-        let file = self.data.files.get(loc.file as usize).map(|f| f.to_path_buf()).unwrap_or_default();
-        self.data.warnings.push(ConfigWarning::new(file, loc.line, msg));
+        let file = self
+            .data
+            .files
+            .get(loc.file as usize)
+            .map(|f| f.to_path_buf())
+            .unwrap_or_default();
+        self.data
+            .warnings
+            .push(ConfigWarning::new(file, loc.line, msg));
     }
 
     fn file_id(&mut self, path: &Path) -> u32 {
@@ -122,9 +134,11 @@ impl<'a> Linker<'a> {
                     line: self.here.1,
                 };
                 if self.data.files.is_empty() {
-                    self.data
-                        .warnings
-                        .push(ConfigWarning::new(path, 0, format!("cannot read Kconfig file: {e}")));
+                    self.data.warnings.push(ConfigWarning::new(
+                        path,
+                        0,
+                        format!("cannot read Kconfig file: {e}"),
+                    ));
                 } else {
                     self.warn(loc, format!("cannot read {}: {e}", path.display()));
                 }
@@ -135,7 +149,13 @@ impl<'a> Linker<'a> {
     fn walk_file(&mut self, path: &Path, parsed: &parse::ParsedFile, ctx: Ctx) {
         let id = self.file_id(path);
         for (line, msg) in &parsed.warnings {
-            self.warn(Loc { file: id, line: *line }, msg.clone());
+            self.warn(
+                Loc {
+                    file: id,
+                    line: *line,
+                },
+                msg.clone(),
+            );
         }
         let saved = self.here;
         self.stack.push(self.data.files[id as usize].clone());
@@ -411,7 +431,14 @@ impl<'a> Linker<'a> {
             return out;
         }
         match name {
-            "filename" => return self.data.files.get(loc.file as usize).map(|f| f.display().to_string()).unwrap_or_default(),
+            "filename" => {
+                return self
+                    .data
+                    .files
+                    .get(loc.file as usize)
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+            }
             "lineno" => return loc.line.to_string(),
             "info" => return String::new(),
             "warning-if" | "error-if" => {
@@ -422,7 +449,10 @@ impl<'a> Linker<'a> {
                 return String::new();
             }
             "shell" => {
-                self.warn(loc, "$(shell,...) is not run when reading Kconfig; it expands to nothing here");
+                self.warn(
+                    loc,
+                    "$(shell,...) is not run when reading Kconfig; it expands to nothing here",
+                );
                 return String::new();
             }
             _ => {}
@@ -466,7 +496,10 @@ impl<'a> Linker<'a> {
         } else {
             self.warn(
                 loc,
-                format!("syntax error: `{}` is neither a Kconfig keyword nor a variable assignment", name),
+                format!(
+                    "syntax error: `{}` is neither a Kconfig keyword nor a variable assignment",
+                    name
+                ),
             );
             return;
         };
@@ -477,14 +510,23 @@ impl<'a> Linker<'a> {
         let value = value.trim_start().to_string();
         match op {
             "=" => {
-                self.variables.insert(name.to_string(), PreVar { value, recursive: true });
+                self.variables.insert(
+                    name.to_string(),
+                    PreVar {
+                        value,
+                        recursive: true,
+                    },
+                );
             }
             ":=" => {
                 let v = self.expand_macros(&value);
-                self.variables.insert(name.to_string(), PreVar {
-                    value: v,
-                    recursive: false,
-                });
+                self.variables.insert(
+                    name.to_string(),
+                    PreVar {
+                        value: v,
+                        recursive: false,
+                    },
+                );
             }
             _ => {
                 let add = match self.variables.get(name) {
@@ -497,10 +539,13 @@ impl<'a> Linker<'a> {
                         v.value.push_str(&add);
                     }
                     None => {
-                        self.variables.insert(name.to_string(), PreVar {
-                            value: add,
-                            recursive: true,
-                        });
+                        self.variables.insert(
+                            name.to_string(),
+                            PreVar {
+                                value: add,
+                                recursive: true,
+                            },
+                        );
                     }
                 }
             }
@@ -512,11 +557,15 @@ impl<'a> Linker<'a> {
     fn walk(&mut self, stmts: &[Stmt], file: u32, ctx: Ctx) {
         for stmt in stmts {
             match stmt {
-                Stmt::Config { name, line, props, .. } => {
+                Stmt::Config {
+                    name, line, props, ..
+                } => {
                     self.here = (file, *line);
                     self.config(name, Loc { file, line: *line }, props, ctx);
                 }
-                Stmt::Menu { line, props, body, .. } => {
+                Stmt::Menu {
+                    line, props, body, ..
+                } => {
                     self.here = (file, *line);
                     let mut dep = EXPR_Y;
                     let mut vis = EXPR_Y;
@@ -532,28 +581,44 @@ impl<'a> Linker<'a> {
                                 vis = self.and(vis, e);
                             }
                             Prop::Help => {}
-                            _ => self.warn(Loc { file, line: p.line }, "this property has no meaning on a menu; ignored"),
+                            _ => self.warn(
+                                Loc { file, line: p.line },
+                                "this property has no meaning on a menu; ignored",
+                            ),
                         }
                     }
                     let dep = self.and(dep, ctx.dep);
                     let visible_if = self.and(ctx.visible_if, vis);
-                    self.walk(body, file, Ctx {
-                        dep,
-                        visible_if,
-                        choice: None,
-                    });
+                    self.walk(
+                        body,
+                        file,
+                        Ctx {
+                            dep,
+                            visible_if,
+                            choice: None,
+                        },
+                    );
                 }
                 Stmt::Choice {
-                    name, line, props, body, ..
+                    name,
+                    line,
+                    props,
+                    body,
+                    ..
                 } => {
                     self.here = (file, *line);
-                    let choice = self.choice(name.as_deref(), Loc { file, line: *line }, props, ctx);
+                    let choice =
+                        self.choice(name.as_deref(), Loc { file, line: *line }, props, ctx);
                     let dep = self.push(E::Choice(choice));
-                    self.walk(body, file, Ctx {
-                        dep,
-                        visible_if: ctx.visible_if,
-                        choice: Some(choice),
-                    });
+                    self.walk(
+                        body,
+                        file,
+                        Ctx {
+                            dep,
+                            visible_if: ctx.visible_if,
+                            choice: Some(choice),
+                        },
+                    );
                 }
                 Stmt::If { cond, line, body } => {
                     self.here = (file, *line);
@@ -575,7 +640,11 @@ impl<'a> Linker<'a> {
     }
 
     fn source(&mut self, kind: SourceKind, path: &parse::RawText, loc: Loc, ctx: Ctx) {
-        let pattern = if path.bare { self.name(&path.raw) } else { self.string(&path.raw) };
+        let pattern = if path.bare {
+            self.name(&path.raw)
+        } else {
+            self.string(&path.raw)
+        };
         if let Some(text) = self.env.virtual_file(&pattern) {
             let text = text.to_string();
             let name = PathBuf::from(&pattern);
@@ -590,7 +659,11 @@ impl<'a> Linker<'a> {
         let prefix: PathBuf = if kind.relative() {
             let current = &self.data.files[loc.file as usize];
             let dir = current.parent().map(Path::to_path_buf).unwrap_or_default();
-            if dir.is_absolute() { dir } else { self.srctree.join(dir) }
+            if dir.is_absolute() {
+                dir
+            } else {
+                self.srctree.join(dir)
+            }
         } else {
             self.srctree.clone()
         };
@@ -598,7 +671,10 @@ impl<'a> Linker<'a> {
         let files = if full.is_file() {
             vec![full.clone()]
         } else {
-            super::glob::glob(&full).into_iter().filter(|p| p.is_file()).collect()
+            super::glob::glob(&full)
+                .into_iter()
+                .filter(|p| p.is_file())
+                .collect()
         };
         if files.is_empty() {
             if !kind.optional() {
@@ -626,13 +702,22 @@ impl<'a> Linker<'a> {
         }
     }
 
-    fn set_type(&mut self, ty: Option<SymbolType>, new: TypeKw, loc: Loc, what: &str) -> SymbolType {
+    fn set_type(
+        &mut self,
+        ty: Option<SymbolType>,
+        new: TypeKw,
+        loc: Loc,
+        what: &str,
+    ) -> SymbolType {
         let t = match new {
             TypeKw::Bool => SymbolType::Bool,
             TypeKw::Tristate => {
                 if !self.warned_tristate {
                     self.warned_tristate = true;
-                    self.warn(loc, "tristate is not supported by ESP-IDF's Kconfig; treated as bool");
+                    self.warn(
+                        loc,
+                        "tristate is not supported by ESP-IDF's Kconfig; treated as bool",
+                    );
                 }
                 SymbolType::Bool
             }
@@ -644,7 +729,10 @@ impl<'a> Linker<'a> {
         if let Some(old) = ty
             && old != t
         {
-            self.warn(loc, format!("{what} defined with multiple types, {t} will be used"));
+            self.warn(
+                loc,
+                format!("{what} defined with multiple types, {t} will be used"),
+            );
         }
         t
     }
@@ -664,7 +752,10 @@ impl<'a> Linker<'a> {
         let mut implies: Vec<(SymId, ExprId, Loc)> = Vec::new();
         let mut sets: Vec<(bool, SymId, ExprId, ExprId, Loc)> = Vec::new();
         for p in props {
-            let ploc = Loc { file: loc.file, line: p.line };
+            let ploc = Loc {
+                file: loc.file,
+                line: p.line,
+            };
             self.here = (loc.file, p.line);
             match &p.prop {
                 Prop::Type { ty, prompt: pr } => {
@@ -677,7 +768,10 @@ impl<'a> Linker<'a> {
                 }
                 Prop::Prompt(_, c) => {
                     if prompt.is_some() {
-                        self.warn(ploc, format!("{name} defined with multiple prompts in single location"));
+                        self.warn(
+                            ploc,
+                            format!("{name} defined with multiple prompts in single location"),
+                        );
                     }
                     prompt = Some(self.cond(c));
                 }
@@ -711,7 +805,11 @@ impl<'a> Linker<'a> {
                     self.warn(ploc, format!("config {name} has a \"visible if\" option, which is not supported for configs"));
                 }
                 Prop::OptionEnv(var) => {
-                    let var = if var.bare { self.name(&var.raw) } else { self.string(&var.raw) };
+                    let var = if var.bare {
+                        self.name(&var.raw)
+                    } else {
+                        self.string(&var.raw)
+                    };
                     self.data.syms[id as usize].env_var = true;
                     match self.lookup_env(&var) {
                         Some(value) => {
@@ -719,14 +817,25 @@ impl<'a> Linker<'a> {
                             defaults.push((v, EXPR_Y, ploc));
                         }
                         None => {
-                            self.warn(ploc, format!("{name} has 'option env=\"{var}\"', but {var} is not set"));
+                            self.warn(
+                                ploc,
+                                format!("{name} has 'option env=\"{var}\"', but {var} is not set"),
+                            );
                         }
                     }
                 }
-                Prop::Set { weak, target, value, cond } => {
+                Prop::Set {
+                    weak,
+                    target,
+                    value,
+                    cond,
+                } => {
                     let cur = self.data.syms[id as usize].ty;
                     if cur.is_some() && cur != Some(SymbolType::Bool) {
-                        self.warn(ploc, format!("{name} is not a bool: its 'set' option is ignored"));
+                        self.warn(
+                            ploc,
+                            format!("{name} is not a bool: its 'set' option is ignored"),
+                        );
                         continue;
                     }
                     let Leaf::Name(raw) = target else {
@@ -746,7 +855,9 @@ impl<'a> Linker<'a> {
         if self.data.syms[id as usize].ty == Some(SymbolType::Bool) {
             for d in &mut defaults {
                 let invalid = match &self.data.exprs[d.0 as usize] {
-                    E::Sym(s) => INVALID_BOOL_LITERALS.contains(&&*self.data.syms[*s as usize].name),
+                    E::Sym(s) => {
+                        INVALID_BOOL_LITERALS.contains(&&*self.data.syms[*s as usize].name)
+                    }
                     E::Const(c) => INVALID_BOOL_LITERALS.contains(&&**c),
                     _ => false,
                 };
@@ -806,11 +917,11 @@ impl<'a> Linker<'a> {
         sym.nodes.push(SymNode { prompt, dep, loc });
         sym.defaults.extend(defaults);
         sym.ranges.extend(ranges);
-        if let Some(choice) = ctx.choice {
-            if sym.choice.is_none() {
-                sym.choice = Some(choice);
-                self.data.choices[choice as usize].syms.push(id);
-            }
+        if let Some(choice) = ctx.choice
+            && sym.choice.is_none()
+        {
+            sym.choice = Some(choice);
+            self.data.choices[choice as usize].syms.push(id);
         }
     }
 
@@ -830,7 +941,10 @@ impl<'a> Linker<'a> {
         let mut prompt: Option<ExprId> = None;
         let mut defaults: Vec<(SymId, ExprId, Loc)> = Vec::new();
         for p in props {
-            let ploc = Loc { file: loc.file, line: p.line };
+            let ploc = Loc {
+                file: loc.file,
+                line: p.line,
+            };
             self.here = (loc.file, p.line);
             match &p.prop {
                 Prop::Type { ty, prompt: pr } => {
@@ -849,13 +963,18 @@ impl<'a> Linker<'a> {
                         let c = self.cond(c);
                         defaults.push((s, c, ploc));
                     }
-                    _ => self.warn(ploc, "the default of a choice must be one of its symbols; ignored"),
+                    _ => self.warn(
+                        ploc,
+                        "the default of a choice must be one of its symbols; ignored",
+                    ),
                 },
                 Prop::DependsOn(e) => {
                     let e = self.expr(e);
                     node_dep = self.and(node_dep, e);
                 }
-                Prop::VisibleIf(_) => self.warn(ploc, "\"visible if\" is not supported for choices; ignored"),
+                Prop::VisibleIf(_) => {
+                    self.warn(ploc, "\"visible if\" is not supported for choices; ignored")
+                }
                 Prop::Optional | Prop::Help | Prop::Warning(_) | Prop::OptionOther => {}
                 _ => self.warn(ploc, "this property has no meaning on a choice; ignored"),
             }

@@ -303,15 +303,26 @@ impl IdfKconfig {
             .set("IDF_VERSION", self.idf_version.clone())
             .set(
                 "IDF_INIT_VERSION",
-                self.init_version.clone().unwrap_or_else(|| self.idf_version.clone()),
+                self.init_version
+                    .clone()
+                    .unwrap_or_else(|| self.idf_version.clone()),
             )
             .set("IDF_ENV_FPGA", self.env_fpga.clone())
-            .set("IDF_MINIMAL_BUILD", if self.minimal_build { "y" } else { "n" })
+            .set(
+                "IDF_MINIMAL_BUILD",
+                if self.minimal_build { "y" } else { "n" },
+            )
             .set("COMPONENT_KCONFIGS", join(&self.kconfigs))
-            .set("COMPONENT_KCONFIGS_PROJBUILD", join(&self.kconfig_projbuilds))
+            .set(
+                "COMPONENT_KCONFIGS_PROJBUILD",
+                join(&self.kconfig_projbuilds),
+            )
             .set("KCONFIG_PROMPTLESS_NO_WARN", "IDF_TARGET");
         env.set_file_list("COMPONENT_KCONFIGS_SOURCE_FILE", &self.kconfigs);
-        env.set_file_list("COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE", &self.kconfig_projbuilds);
+        env.set_file_list(
+            "COMPONENT_KCONFIGS_PROJBUILD_SOURCE_FILE",
+            &self.kconfig_projbuilds,
+        );
         env.srctree = Some(self.idf_path.clone());
         env
     }
@@ -363,7 +374,9 @@ fn builtin_root(target_env_has_idf_path: bool) -> String {
     ];
     let mut k = String::from("mainmenu \"Espressif IoT Development Framework Configuration\"\n");
     if target_env_has_idf_path {
-        k.push_str("osource \"$IDF_PATH/components/soc/$IDF_TARGET/include/soc/Kconfig.soc_caps.in\"\n");
+        k.push_str(
+            "osource \"$IDF_PATH/components/soc/$IDF_TARGET/include/soc/Kconfig.soc_caps.in\"\n",
+        );
     }
     k.push_str(
         "config IDF_CMAKE\n bool\n default y\n\
@@ -402,7 +415,11 @@ impl KconfigTree {
         Self::load_with_cache(files, env, KconfigCache::global())
     }
 
-    pub fn load_with_cache(files: &[PathBuf], env: &KconfigEnv, cache: &KconfigCache) -> KconfigTree {
+    pub fn load_with_cache(
+        files: &[PathBuf],
+        env: &KconfigEnv,
+        cache: &KconfigCache,
+    ) -> KconfigTree {
         let tops: Vec<link::Top> = files.iter().map(|f| link::Top::File(f.clone())).collect();
         KconfigTree {
             data: Arc::new(link::link(&tops, env, cache)),
@@ -431,7 +448,10 @@ impl KconfigTree {
         } else {
             link::Top::Text(
                 PathBuf::from("<built-in ESP-IDF root Kconfig>"),
-                builtin_root(!idf.idf_path.as_os_str().is_empty() && idf.idf_path.join("components").is_dir()),
+                builtin_root(
+                    !idf.idf_path.as_os_str().is_empty()
+                        && idf.idf_path.join("components").is_dir(),
+                ),
             )
         };
         KconfigTree {
@@ -451,7 +471,10 @@ impl KconfigTree {
 
     /// Names of the defined symbols, in definition order.
     pub fn symbols(&self) -> impl Iterator<Item = &str> {
-        self.data.order.iter().map(|&id| &*self.data.syms[id as usize].name)
+        self.data
+            .order
+            .iter()
+            .map(|&id| &*self.data.syms[id as usize].name)
     }
 
     pub fn is_defined(&self, name: &str) -> bool {
@@ -482,7 +505,8 @@ impl KconfigTree {
         warn_unknown: &[bool],
     ) -> (UserValues, Vec<ConfigWarning>) {
         let data = &self.data;
-        let rename_map: HashMap<&str, &Rename> = renames.iter().map(|r| (r.old.as_str(), r)).collect();
+        let rename_map: HashMap<&str, &Rename> =
+            renames.iter().map(|r| (r.old.as_str(), r)).collect();
         let mut out = UserValues::default();
         let mut warnings = Vec::new();
         for (layer, file) in layers.iter().enumerate() {
@@ -491,17 +515,23 @@ impl KconfigTree {
             for a in &file.assignments {
                 let mut value = a.value.clone();
                 let mut marked_default = a.marked_default;
-                let mut id = data.lookup(&a.name).filter(|&id| data.syms[id as usize].defined());
+                let mut id = data
+                    .lookup(&a.name)
+                    .filter(|&id| data.syms[id as usize].defined());
                 if id.is_none()
                     && let Some(r) = rename_map.get(a.name.as_str())
-                    && let Some(new_id) = data.lookup(&r.new).filter(|&id| data.syms[id as usize].defined())
+                    && let Some(new_id) = data
+                        .lookup(&r.new)
+                        .filter(|&id| data.syms[id as usize].defined())
                 {
                     id = Some(new_id);
                     marked_default = false;
                     if r.inverted && data.syms[new_id as usize].ty == Some(SymbolType::Bool) {
                         value = match value {
                             RawValue::NotSet => RawValue::Bare("y".into()),
-                            RawValue::Bare(v) | RawValue::Loose(v) if v.starts_with('y') => RawValue::Bare("n".into()),
+                            RawValue::Bare(v) | RawValue::Loose(v) if v.starts_with('y') => {
+                                RawValue::Bare("n".into())
+                            }
                             _ => RawValue::Bare("y".into()),
                         };
                     }
@@ -511,7 +541,10 @@ impl KconfigTree {
                         warnings.push(ConfigWarning::new(
                             &file.path,
                             a.line,
-                            format!("unknown Kconfig symbol CONFIG_{}: assignment ignored", a.name),
+                            format!(
+                                "unknown Kconfig symbol CONFIG_{}: assignment ignored",
+                                a.name
+                            ),
                         ));
                     }
                     continue;
@@ -567,16 +600,19 @@ impl KconfigTree {
     /// The values Kconfig defaults give, when `known` gives the values already decided (each taken as
     /// a user value, as kconfgen takes sdkconfig's): name to (value, file, line) of the `default`,
     /// `select`, `imply` or `choice` that decided it, for written symbols that `known` does not give.
-    pub fn defaults(&self, known: &dyn Fn(&str) -> Option<ConfigValue>) -> BTreeMap<String, (ConfigValue, PathBuf, u32)> {
+    pub fn defaults(
+        &self,
+        known: &dyn Fn(&str) -> Option<ConfigValue>,
+    ) -> BTreeMap<String, (ConfigValue, PathBuf, u32)> {
         let mut user = UserValues::default();
         for &id in &self.data.order {
             let sym = &self.data.syms[id as usize];
             let Some(v) = known(&sym.name) else { continue };
             let text = v.to_kconfig_text();
-            if let Some(choice) = sym.choice {
-                if v == ConfigValue::Bool(true) {
-                    user.selection.insert(choice, (id, 0));
-                }
+            if let Some(choice) = sym.choice
+                && v == ConfigValue::Bool(true)
+            {
+                user.selection.insert(choice, (id, 0));
             }
             user.user.insert(id, (text, 0));
         }

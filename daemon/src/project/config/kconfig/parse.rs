@@ -323,7 +323,11 @@ fn tokenize(line: &str) -> LineToks {
                                 i = end;
                                 continue;
                             }
-                            None => return LineToks::Error("missing end parenthesis in macro expansion".into()),
+                            None => {
+                                return LineToks::Error(
+                                    "missing end parenthesis in macro expansion".into(),
+                                );
+                            }
                         }
                     }
                     i += 1;
@@ -350,7 +354,11 @@ fn tokenize(line: &str) -> LineToks {
                         b'\\' => j += 2,
                         b'$' if s.get(j + 1) == Some(&b'(') => match macro_end(s, j) {
                             Some(end) => j = end,
-                            None => return LineToks::Error("missing end parenthesis in macro expansion".into()),
+                            None => {
+                                return LineToks::Error(
+                                    "missing end parenthesis in macro expansion".into(),
+                                );
+                            }
                         },
                         q if q == c => break,
                         _ => j += 1,
@@ -431,7 +439,9 @@ impl<'a> Lines<'a> {
     /// The next physical line (without its newline) and its 1-based number.
     fn next_physical(&mut self) -> Option<(u32, &'a str)> {
         // `split` yields a final empty piece after a trailing newline: that is not a line.
-        if self.pos >= self.raw.len() || (self.pos == self.raw.len() - 1 && self.raw[self.pos].is_empty()) {
+        if self.pos >= self.raw.len()
+            || (self.pos == self.raw.len() - 1 && self.raw[self.pos].is_empty())
+        {
             return None;
         }
         let l = self.raw[self.pos];
@@ -446,9 +456,8 @@ impl<'a> Lines<'a> {
             return Some((no, first.to_string()));
         }
         let mut joined = first[..first.len() - 1].to_string();
-        loop {
-            // A backslash on the last line of the file joins with nothing.
-            let Some((_, next)) = self.next_physical() else { break };
+        // A backslash on the last line of the file joins with nothing.
+        while let Some((_, next)) = self.next_physical() {
             if let Some(stripped) = next.strip_suffix('\\') {
                 joined.push_str(stripped);
             } else {
@@ -640,15 +649,27 @@ impl<'a> Parser<'a> {
                         End::Endmenu => "menu",
                         _ => "choice",
                     };
-                    self.warn(line, format!("`{}` without a corresponding '{what}'; ignored", this.name()));
+                    self.warn(
+                        line,
+                        format!(
+                            "`{}` without a corresponding '{what}'; ignored",
+                            this.name()
+                        ),
+                    );
                 }
-                _ => self.warn(line, "unrecognized construct (a property outside a config, menu or choice entry)"),
+                _ => self.warn(
+                    line,
+                    "unrecognized construct (a property outside a config, menu or choice entry)",
+                ),
             }
         }
         if end != End::File {
             self.warn(
                 opened_at,
-                format!("expected `{}` before the end of the file; the block ends there", end.name()),
+                format!(
+                    "expected `{}` before the end of the file; the block ends there",
+                    end.name()
+                ),
             );
         }
         out
@@ -676,14 +697,18 @@ impl<'a> Parser<'a> {
                         Ok(Prop::Type { ty, prompt: None })
                     } else {
                         match prompt(&mut cur) {
-                            Ok(p) => Ok(Prop::Type { ty, prompt: Some(p) }),
+                            Ok(p) => Ok(Prop::Type {
+                                ty,
+                                prompt: Some(p),
+                            }),
                             Err(e) => Err(e),
                         }
                     }
                 }
                 Kw::Prompt => prompt(&mut cur).map(|(t, c)| Prop::Prompt(t, c)),
-                Kw::Default => parse_expr(&mut cur)
-                    .and_then(|e| cond(&mut cur).map(|c| Prop::Default(e, c))),
+                Kw::Default => {
+                    parse_expr(&mut cur).and_then(|e| cond(&mut cur).map(|c| Prop::Default(e, c)))
+                }
                 Kw::Depends => {
                     if cur.next() != Some(&Tok::Kw(Kw::On)) {
                         Err("expected 'on' after 'depends'".to_string())
@@ -723,7 +748,9 @@ impl<'a> Parser<'a> {
                             }
                         }
                     }
-                    Some(Tok::Kw(Kw::DefconfigList)) | Some(Tok::Kw(Kw::AllnoconfigY)) => Ok(Prop::OptionOther),
+                    Some(Tok::Kw(Kw::DefconfigList)) | Some(Tok::Kw(Kw::AllnoconfigY)) => {
+                        Ok(Prop::OptionOther)
+                    }
                     _ => Err("unrecognized option".to_string()),
                 },
                 Kw::Optional => Ok(Prop::Optional),
@@ -737,13 +764,17 @@ impl<'a> Parser<'a> {
                         cur.i += 1;
                     }
                     match (cur.leaf(), cur.next(), cur.leaf()) {
-                        (Some(target), Some(Tok::Rel(RelOp::Eq)), Some(value)) => cond(&mut cur).map(|c| Prop::Set {
-                            weak,
-                            target,
-                            value,
-                            cond: c,
-                        }),
-                        _ => Err("'set' syntax is 'set [default] <config>=<value> [if <condition>]'".to_string()),
+                        (Some(target), Some(Tok::Rel(RelOp::Eq)), Some(value)) => cond(&mut cur)
+                            .map(|c| Prop::Set {
+                                weak,
+                                target,
+                                value,
+                                cond: c,
+                            }),
+                        _ => Err(
+                            "'set' syntax is 'set [default] <config>=<value> [if <condition>]'"
+                                .to_string(),
+                        ),
                     }
                 }
                 Kw::Help => {
@@ -769,7 +800,9 @@ impl<'a> Parser<'a> {
     fn skip_help(&mut self) {
         // The help keyword's own line was a whole logical line; the text is read physically.
         let first_indent = loop {
-            let Some((no, line)) = self.lines.next_physical() else { return };
+            let Some((no, line)) = self.lines.next_physical() else {
+                return;
+            };
             if line.trim().is_empty() {
                 continue;
             }
@@ -964,7 +997,15 @@ menuconfig M
 ";
         let f = parse(text);
         assert_eq!(f.stmts.len(), 5, "{:?}", f.stmts);
-        let Stmt::Config { name: n, props, line, .. } = &f.stmts[1] else { panic!() };
+        let Stmt::Config {
+            name: n,
+            props,
+            line,
+            ..
+        } = &f.stmts[1]
+        else {
+            panic!()
+        };
         assert_eq!((&**n, *line), ("A", 3));
         assert_eq!(props.len(), 5);
         assert_eq!(
@@ -975,7 +1016,11 @@ menuconfig M
                     Box::new(Expr::Not(Box::new(name("C")))),
                     Box::new(Expr::Or(
                         Box::new(name("D")),
-                        Box::new(Expr::Rel(RelOp::Eq, Leaf::Name(Arc::from("E")), Leaf::Quoted(Arc::from("x"))))
+                        Box::new(Expr::Rel(
+                            RelOp::Eq,
+                            Leaf::Name(Arc::from("E")),
+                            Leaf::Quoted(Arc::from("x"))
+                        ))
                     ))
                 ))
             )
@@ -983,7 +1028,11 @@ menuconfig M
         assert_eq!(props[1].line, 5);
         // The line after the help text is not a property, so the entry has warnings for nothing and
         // "Still help?" becomes an (invalid) preprocessor line.
-        assert!(matches!(f.stmts[2], Stmt::Assignment { line: 12, .. }), "{:?}", f.stmts[2]);
+        assert!(
+            matches!(f.stmts[2], Stmt::Assignment { line: 12, .. }),
+            "{:?}",
+            f.stmts[2]
+        );
         assert!(matches!(&f.stmts[3], Stmt::Config { name, .. } if &**name == "H"));
         assert!(matches!(&f.stmts[4], Stmt::Config { name, .. } if &**name == "M"));
         assert!(f.warnings.is_empty(), "{:?}", f.warnings);
@@ -1010,10 +1059,16 @@ endif
 menu \"open\"
 ";
         let f = parse(text);
-        let Stmt::Menu { body, props, .. } = &f.stmts[0] else { panic!() };
+        let Stmt::Menu { body, props, .. } = &f.stmts[0] else {
+            panic!()
+        };
         assert_eq!(props.len(), 2);
-        let Stmt::If { body: if_body, .. } = &body[0] else { panic!() };
-        let Stmt::Choice { name, body: ch, .. } = &if_body[0] else { panic!() };
+        let Stmt::If { body: if_body, .. } = &body[0] else {
+            panic!()
+        };
+        let Stmt::Choice { name, body: ch, .. } = &if_body[0] else {
+            panic!()
+        };
         assert_eq!(name.as_deref(), Some("CH"));
         assert_eq!(ch.len(), 2);
         let lines: Vec<u32> = f.warnings.iter().map(|w| w.0).collect();
@@ -1033,15 +1088,35 @@ config $(PREFIX)_NAME
     bool
 ";
         let f = parse(text);
-        let Stmt::Source { kind, path, .. } = &f.stmts[0] else { panic!() };
-        assert_eq!((*kind, &*path.raw), (SourceKind::Source, "$IDF_PATH/components/x/Kconfig"));
-        let Stmt::Source { path, .. } = &f.stmts[1] else { panic!() };
+        let Stmt::Source { kind, path, .. } = &f.stmts[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (*kind, &*path.raw),
+            (SourceKind::Source, "$IDF_PATH/components/x/Kconfig")
+        );
+        let Stmt::Source { path, .. } = &f.stmts[1] else {
+            panic!()
+        };
         assert_eq!(&*path.raw, "./$(TARGET)/Kconfig.in");
-        let Stmt::Config { props, .. } = &f.stmts[2] else { panic!() };
-        let Prop::Type { prompt: Some((t, None)), .. } = &props[0].prop else { panic!() };
+        let Stmt::Config { props, .. } = &f.stmts[2] else {
+            panic!()
+        };
+        let Prop::Type {
+            prompt: Some((t, None)),
+            ..
+        } = &props[0].prop
+        else {
+            panic!()
+        };
         assert_eq!(&*t.raw, "a \\\"quoted\\\" prompt");
-        assert!(matches!(&props[1].prop, Prop::Default(_, Some(Expr::And(..)))));
-        let Stmt::Config { name, line, .. } = &f.stmts[3] else { panic!() };
+        assert!(matches!(
+            &props[1].prop,
+            Prop::Default(_, Some(Expr::And(..)))
+        ));
+        let Stmt::Config { name, line, .. } = &f.stmts[3] else {
+            panic!()
+        };
         assert_eq!((&**name, *line), ("$(PREFIX)_NAME", 7));
         assert!(f.warnings.is_empty(), "{:?}", f.warnings);
     }
@@ -1065,8 +1140,16 @@ config T
 ";
         let f = parse(text);
         assert!(f.warnings.len() >= 8, "{:?}", f.warnings);
-        assert!(f.stmts.iter().any(|s| matches!(s, Stmt::Config { name, .. } if &**name == "OK")));
-        assert!(f.stmts.iter().any(|s| matches!(s, Stmt::Config { name, .. } if &**name == "T")));
+        assert!(
+            f.stmts
+                .iter()
+                .any(|s| matches!(s, Stmt::Config { name, .. } if &**name == "OK"))
+        );
+        assert!(
+            f.stmts
+                .iter()
+                .any(|s| matches!(s, Stmt::Config { name, .. } if &**name == "T"))
+        );
     }
 
     #[test]

@@ -118,7 +118,11 @@ config N
     let e = t.evaluate(&UserValues::none());
     assert_eq!(line(&e, "A").as_deref(), Some("CONFIG_A=y"));
     assert_eq!(line(&e, "B").as_deref(), Some("# CONFIG_B is not set"));
-    assert_eq!(line(&e, "C").as_deref(), Some("CONFIG_C=10"), "clamped to the active range");
+    assert_eq!(
+        line(&e, "C").as_deref(),
+        Some("CONFIG_C=10"),
+        "clamped to the active range"
+    );
     assert_eq!(line(&e, "D").as_deref(), Some("CONFIG_D=0x0010"));
     assert_eq!(e.get("D").unwrap().cmake_value().as_deref(), Some("0x10"));
     assert_eq!(text(&e, "E"), "immediate-lazy /h /h $ESCAPED \"q\"");
@@ -126,7 +130,10 @@ config N
     assert_eq!(text(&e, "G"), "y");
     // `visible if` hides H's prompt; its default still applies.
     assert_eq!(line(&e, "H").as_deref(), Some("CONFIG_H=y"));
-    assert_eq!(line(&e, "CH_A").as_deref(), Some("# CONFIG_CH_A is not set"));
+    assert_eq!(
+        line(&e, "CH_A").as_deref(),
+        Some("# CONFIG_CH_A is not set")
+    );
     assert_eq!(line(&e, "CH_B").as_deref(), Some("CONFIG_CH_B=y"));
     // A bool `option env` symbol is written when its value is y; a string one never is.
     assert_eq!(line(&e, "I").as_deref(), Some("CONFIG_I=y"));
@@ -134,8 +141,14 @@ config N
     assert_eq!(line(&e, "J"), None);
     assert_eq!(line(&e, "L").as_deref(), Some("CONFIG_L=y"));
     assert_eq!(line(&e, "M").as_deref(), Some("CONFIG_M=y"));
-    assert!(matches!(e.get("L").unwrap().source, ValueSource::Select { line: 62, .. }));
-    assert!(matches!(e.get("M").unwrap().source, ValueSource::Imply { line: 63, .. }));
+    assert!(matches!(
+        e.get("L").unwrap().source,
+        ValueSource::Select { line: 62, .. }
+    ));
+    assert!(matches!(
+        e.get("M").unwrap().source,
+        ValueSource::Imply { line: 63, .. }
+    ));
 }
 
 #[test]
@@ -153,11 +166,17 @@ fn unmet_dependencies_hide_values_and_ignore_user_values() {
     assert_eq!(text(&e, "DEP"), "n");
     assert_eq!(text(&e, "DEP_S"), "");
     // Once the dependency holds, the user values count.
-    let e = eval_with(&t, "CONFIG_OFF=y\nCONFIG_DEP=n\nCONFIG_DEP_S=\"user\"\nCONFIG_DEP_I=5\n");
+    let e = eval_with(
+        &t,
+        "CONFIG_OFF=y\nCONFIG_DEP=n\nCONFIG_DEP_S=\"user\"\nCONFIG_DEP_I=5\n",
+    );
     assert_eq!(line(&e, "DEP").as_deref(), Some("# CONFIG_DEP is not set"));
     assert_eq!(line(&e, "DEP_S").as_deref(), Some("CONFIG_DEP_S=\"user\""));
     assert_eq!(line(&e, "DEP_I").as_deref(), Some("CONFIG_DEP_I=5"));
-    assert_eq!(e.get("DEP_I").unwrap().source, ValueSource::User { layer: 0 });
+    assert_eq!(
+        e.get("DEP_I").unwrap().source,
+        ValueSource::User { layer: 0 }
+    );
 }
 
 #[test]
@@ -200,13 +219,19 @@ endchoice
     // Default C_C is invisible (X is n): the first visible member wins.
     let e = t.evaluate(&UserValues::none());
     assert_eq!(text(&e, "C_A"), "y");
-    assert!(matches!(e.get("C_A").unwrap().source, ValueSource::Choice { line: 3, .. }));
+    assert!(matches!(
+        e.get("C_A").unwrap().source,
+        ValueSource::Choice { line: 3, .. }
+    ));
     assert_eq!(line(&e, "C_C"), None);
     assert_eq!(line(&e, "H_A"), None, "an invisible choice writes nothing");
     // X on: the first default whose condition holds.
     let e = eval_with(&t, "CONFIG_X=y\n");
     assert_eq!(text(&e, "C_B"), "y");
-    assert!(matches!(e.get("C_B").unwrap().source, ValueSource::Choice { line: 5, .. }));
+    assert!(matches!(
+        e.get("C_B").unwrap().source,
+        ValueSource::Choice { line: 5, .. }
+    ));
     assert_eq!(line(&e, "C_A").as_deref(), Some("# CONFIG_C_A is not set"));
     assert_eq!(line(&e, "H_A").as_deref(), Some("CONFIG_H_A=y"));
     // A user selection wins while visible; the last y wins; an invisible one is ignored.
@@ -290,7 +315,10 @@ config NEG
     // An out-of-range user value is ignored; an in-range one is kept as written.
     let e = eval_with(&t, "CONFIG_I_USER=500\nCONFIG_I=015\nCONFIG_H=0x1ff\n");
     assert_eq!(text(&e, "I_USER"), "50");
-    assert!(matches!(e.get("I_USER").unwrap().source, ValueSource::Default { .. }));
+    assert!(matches!(
+        e.get("I_USER").unwrap().source,
+        ValueSource::Default { .. }
+    ));
     assert_eq!(text(&e, "I"), "015");
     assert_eq!(e.get("I").unwrap().cmake_value().as_deref(), Some("015"));
     assert_eq!(e.get("H").unwrap().cmake_value().as_deref(), Some("0x1ff"));
@@ -323,15 +351,27 @@ endchoice
     let sdk = "# default:\nCONFIG_P=9\n# default:\nCONFIG_PROMPTLESS=9\n# default:\nCONFIG_HIDDEN=9\n# default:\n# CONFIG_C_A is not set\n# default:\nCONFIG_C_B=y\n";
     let e = eval_with(&t, sdk);
     assert_eq!(text(&e, "P"), "9");
-    assert_eq!(e.get("P").unwrap().source, ValueSource::LayerDefault { layer: 0 });
-    assert_eq!(text(&e, "PROMPTLESS"), "2", "kconfgen recomputes promptless symbols");
-    assert_eq!(text(&e, "HIDDEN"), "3", "an invisible symbol keeps its Kconfig default");
+    assert_eq!(
+        e.get("P").unwrap().source,
+        ValueSource::LayerDefault { layer: 0 }
+    );
+    assert_eq!(
+        text(&e, "PROMPTLESS"),
+        "2",
+        "kconfgen recomputes promptless symbols"
+    );
+    assert_eq!(
+        text(&e, "HIDDEN"),
+        "3",
+        "an invisible symbol keeps its Kconfig default"
+    );
     assert_eq!(text(&e, "C_B"), "y");
 }
 
 #[test]
 fn renamed_and_mistyped_assignments() {
-    let t = tree("config NEW\n    bool \"n\"\nconfig POS\n    bool \"p\"\nconfig NUM\n    int \"x\"\n");
+    let t =
+        tree("config NEW\n    bool \"n\"\nconfig POS\n    bool \"p\"\nconfig NUM\n    int \"x\"\n");
     let (file, _) = sdkconfig::parse(
         Path::new("sdkconfig"),
         "CONFIG_OLD=y\n# CONFIG_OLD_NEG is not set\nCONFIG_NUM=abc\nCONFIG_UNKNOWN=1\n",
@@ -352,8 +392,14 @@ fn renamed_and_mistyped_assignments() {
     let (user, w) = t.user_values(&[&file], &renames, &[true]);
     let w: Vec<String> = w.iter().map(|w| w.to_string()).collect();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert!(w[0].starts_with("sdkconfig:3: CONFIG_NUM: 'abc' is not a valid int value"), "{w:?}");
-    assert!(w[1].starts_with("sdkconfig:4: unknown Kconfig symbol CONFIG_UNKNOWN"), "{w:?}");
+    assert!(
+        w[0].starts_with("sdkconfig:3: CONFIG_NUM: 'abc' is not a valid int value"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("sdkconfig:4: unknown Kconfig symbol CONFIG_UNKNOWN"),
+        "{w:?}"
+    );
     let e = t.evaluate(&user);
     assert_eq!(text(&e, "NEW"), "y");
     // `# CONFIG_OLD_NEG is not set` with an inverted rename means POS=y.
@@ -374,7 +420,9 @@ fn multiple_definitions_merge() {
 
 #[test]
 fn invalid_bool_literals_are_n() {
-    let t = tree("config T\n    bool \"t\"\n    default true\nconfig O\n    bool \"o\"\n    default 1\n");
+    let t = tree(
+        "config T\n    bool \"t\"\n    default true\nconfig O\n    bool \"o\"\n    default 1\n",
+    );
     assert_eq!(t.warnings().len(), 2);
     assert_eq!(t.warnings()[0].line, 3);
     let e = t.evaluate(&UserValues::none());
@@ -384,11 +432,17 @@ fn invalid_bool_literals_are_n() {
 
 #[test]
 fn dependency_loops_end_with_a_warning() {
-    let t = tree("config A\n    bool\n    default B\nconfig B\n    bool\n    default A\nconfig S\n    string\n    default S\n");
+    let t = tree(
+        "config A\n    bool\n    default B\nconfig B\n    bool\n    default A\nconfig S\n    string\n    default S\n",
+    );
     let e = t.evaluate(&UserValues::none());
     assert_eq!(text(&e, "A"), "n");
     assert!(!e.warnings().is_empty());
-    assert!(e.warnings()[0].message.contains("dependency loop"), "{:?}", e.warnings());
+    assert!(
+        e.warnings()[0].message.contains("dependency loop"),
+        "{:?}",
+        e.warnings()
+    );
 }
 
 #[test]
@@ -404,11 +458,24 @@ fn long_dependency_chains_evaluate() {
 
 #[test]
 fn unknown_syntax_is_a_warning_with_file_and_line() {
-    let t = tree("config A\n    bool \"a\"\n    frobnicate 3\nendif\n    default y\nconfig B\n    bool\n");
+    let t = tree(
+        "config A\n    bool \"a\"\n    frobnicate 3\nendif\n    default y\nconfig B\n    bool\n",
+    );
     let w: Vec<String> = t.warnings().iter().map(|w| w.to_string()).collect();
-    assert!(w.iter().any(|m| m.starts_with("Kconfig:3: syntax error")), "{w:?}");
-    assert!(w.iter().any(|m| m.starts_with("Kconfig:4: `endif` without")), "{w:?}");
-    assert!(w.iter().any(|m| m.starts_with("Kconfig:5: unrecognized construct")), "{w:?}");
+    assert!(
+        w.iter().any(|m| m.starts_with("Kconfig:3: syntax error")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.starts_with("Kconfig:4: `endif` without")),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|m| m.starts_with("Kconfig:5: unrecognized construct")),
+        "{w:?}"
+    );
     assert!(t.is_defined("B"));
 }
 
@@ -427,13 +494,17 @@ fn sourcing_files() {
         "Kconfig",
         "source \"$TOP/a/Kconfig\"\nrsource \"b/Kconfig*\"\nosource \"$TOP/missing\"\norsource \"missing/*\"\nsource \"$TOP/also-missing\"\nsource \"$(LIST)\"\n",
     );
-    write(dir.path(), "a/Kconfig", "config A\n    bool\n    default y\nrsource \"../Kconfig\"\n");
+    write(
+        dir.path(),
+        "a/Kconfig",
+        "config A\n    bool\n    default y\nrsource \"../Kconfig\"\n",
+    );
     write(dir.path(), "b/Kconfig.2", "config B2\n    bool\n");
     write(dir.path(), "b/Kconfig.1", "config B1\n    bool\n");
     let listed = write(dir.path(), "listed/Kconfig", "config L\n    bool\n");
     let mut env = KconfigEnv::new();
     env.set("TOP", dir.path().to_string_lossy());
-    env.set_file_list("LIST", &[listed.clone()]);
+    env.set_file_list("LIST", std::slice::from_ref(&listed));
     let cache = KconfigCache::new();
     let t = KconfigTree::load_with_cache(std::slice::from_ref(&root), &env, &cache);
     let symbols: Vec<&str> = t.symbols().collect();
@@ -441,8 +512,14 @@ fn sourcing_files() {
     let w: Vec<String> = t.warnings().iter().map(|w| w.to_string()).collect();
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].contains("recursive source"), "{w:?}");
-    assert!(w[0].starts_with(&format!("{}:4:", dir.path().join("a/Kconfig").display())), "{w:?}");
-    assert!(w[1].starts_with("Kconfig:5:") || w[1].contains("also-missing"), "{w:?}");
+    assert!(
+        w[0].starts_with(&format!("{}:4:", dir.path().join("a/Kconfig").display())),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with("Kconfig:5:") || w[1].contains("also-missing"),
+        "{w:?}"
+    );
     let files: Vec<&Path> = t.files().collect();
     assert!(files.contains(&listed.as_path()));
 }
@@ -483,7 +560,11 @@ fn defaults_given_known_values() {
 #[test]
 fn builtin_root_without_an_idf_tree() {
     let dir = tempfile::tempdir().unwrap();
-    let k = write(dir.path(), "comp/Kconfig", "config MINE\n    bool\n    default y if IDF_TARGET_ARCH_XTENSA\n");
+    let k = write(
+        dir.path(),
+        "comp/Kconfig",
+        "config MINE\n    bool\n    default y if IDF_TARGET_ARCH_XTENSA\n",
+    );
     let mut idf = IdfKconfig::new(dir.path().join("no-idf"), "esp32s3");
     idf.kconfigs.push(k);
     let t = KconfigTree::load_idf(&idf);
@@ -492,6 +573,12 @@ fn builtin_root_without_an_idf_tree() {
     assert_eq!(text(&e, "IDF_TARGET"), "esp32s3");
     assert_eq!(text(&e, "IDF_TARGET_ARCH"), "xtensa");
     assert_eq!(text(&e, "MINE"), "y");
-    assert_eq!(e.get("IDF_FIRMWARE_CHIP_ID").unwrap().cmake_value().as_deref(), Some("0x9"));
+    assert_eq!(
+        e.get("IDF_FIRMWARE_CHIP_ID")
+            .unwrap()
+            .cmake_value()
+            .as_deref(),
+        Some("0x9")
+    );
     assert_eq!(e.get("IDF_ENV_FPGA").unwrap().cmake_value(), None);
 }

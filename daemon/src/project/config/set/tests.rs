@@ -38,22 +38,47 @@ config ON
 fn layers_without_kconfig_override_in_order() {
     let layers = Layers {
         defaults: vec![
-            file("d1", "CONFIG_A=y\nCONFIG_N=1\nCONFIG_H=0x0010\n", FileKind::Defaults),
+            file(
+                "d1",
+                "CONFIG_A=y\nCONFIG_N=1\nCONFIG_H=0x0010\n",
+                FileKind::Defaults,
+            ),
             file("d2", "CONFIG_N=2\nCONFIG_S=\"two\"\n", FileKind::Defaults),
         ],
-        sdkconfig: Some(file("sdkconfig", "CONFIG_N=3\n# CONFIG_B is not set\n", FileKind::Sdkconfig)),
+        sdkconfig: Some(file(
+            "sdkconfig",
+            "CONFIG_N=3\n# CONFIG_B is not set\n",
+            FileKind::Sdkconfig,
+        )),
         overrides: Some(sdkconfig::from_overrides(
             Path::new("params"),
-            &[("CONFIG_S".to_string(), "free text".to_string())].into_iter().collect(),
+            &[("CONFIG_S".to_string(), "free text".to_string())]
+                .into_iter()
+                .collect(),
         )),
         ..Layers::default()
     };
     let (set, w) = ConfigSet::resolve(&layers, None);
     assert!(w.is_empty());
-    assert_eq!(set.get("A"), Some((ConfigValue::Bool(true), Provenance::Defaults("d1".into()))));
-    assert_eq!(set.get("CONFIG_N"), Some((ConfigValue::Int(3), Provenance::Sdkconfig)));
-    assert_eq!(set.get("S"), Some((ConfigValue::String("free text".into()), Provenance::Override)));
-    assert_eq!(set.get("H"), Some((ConfigValue::Hex(16), Provenance::Defaults("d1".into()))));
+    assert_eq!(
+        set.get("A"),
+        Some((ConfigValue::Bool(true), Provenance::Defaults("d1".into())))
+    );
+    assert_eq!(
+        set.get("CONFIG_N"),
+        Some((ConfigValue::Int(3), Provenance::Sdkconfig))
+    );
+    assert_eq!(
+        set.get("S"),
+        Some((
+            ConfigValue::String("free text".into()),
+            Provenance::Override
+        ))
+    );
+    assert_eq!(
+        set.get("H"),
+        Some((ConfigValue::Hex(16), Provenance::Defaults("d1".into())))
+    );
     assert_eq!(set.cmake_value("H").as_deref(), Some("0x10"));
     assert_eq!(set.cmake_value("B").as_deref(), Some(""));
     assert_eq!(set.cmake_value("A").as_deref(), Some("y"));
@@ -72,7 +97,11 @@ fn kconfig_decides_what_defaults_and_sdkconfig_give() {
             "CONFIG_NEEDS_FEATURE=9\nCONFIG_NAME=\"defaults\"\n",
             FileKind::Defaults,
         )],
-        sdkconfig: Some(file("sdkconfig", "CONFIG_SIZE=0x2000\n", FileKind::Sdkconfig)),
+        sdkconfig: Some(file(
+            "sdkconfig",
+            "CONFIG_SIZE=0x2000\n",
+            FileKind::Sdkconfig,
+        )),
         ..Layers::default()
     };
     let (set, w) = ConfigSet::resolve(&layers, Some(&t));
@@ -80,16 +109,28 @@ fn kconfig_decides_what_defaults_and_sdkconfig_give() {
     // FEATURE is off, so the defaults file's NEEDS_FEATURE is not taken and CMake never sees it.
     assert_eq!(set.get("NEEDS_FEATURE"), None);
     assert_eq!(set.cmake_value("NEEDS_FEATURE"), None);
-    assert_eq!(set.get("FEATURE"), Some((ConfigValue::Bool(false), Provenance::Unset)));
+    assert_eq!(
+        set.get("FEATURE"),
+        Some((ConfigValue::Bool(false), Provenance::Unset))
+    );
     assert_eq!(set.cmake_value("FEATURE").as_deref(), Some(""));
-    assert_eq!(set.get("SIZE"), Some((ConfigValue::Hex(0x2000), Provenance::Sdkconfig)));
+    assert_eq!(
+        set.get("SIZE"),
+        Some((ConfigValue::Hex(0x2000), Provenance::Sdkconfig))
+    );
     assert_eq!(
         set.get("NAME"),
-        Some((ConfigValue::String("defaults".into()), Provenance::Defaults("sdkconfig.defaults".into())))
+        Some((
+            ConfigValue::String("defaults".into()),
+            Provenance::Defaults("sdkconfig.defaults".into())
+        ))
     );
     assert_eq!(
         set.get("ON"),
-        Some((ConfigValue::Bool(true), Provenance::KconfigDefault("Kconfig".into(), 17)))
+        Some((
+            ConfigValue::Bool(true),
+            Provenance::KconfigDefault("Kconfig".into(), 17)
+        ))
     );
     assert_eq!(set.guessed(), ["FEATURE", "NAME", "ON", "PLAIN"]);
 
@@ -99,17 +140,25 @@ fn kconfig_decides_what_defaults_and_sdkconfig_give() {
     let (set, _) = ConfigSet::resolve(&layers, Some(&t));
     assert_eq!(
         set.get("NEEDS_FEATURE"),
-        Some((ConfigValue::Int(9), Provenance::Defaults("sdkconfig.defaults".into())))
+        Some((
+            ConfigValue::Int(9),
+            Provenance::Defaults("sdkconfig.defaults".into())
+        ))
     );
     assert_eq!(set.cmake_value("NEEDS_FEATURE").as_deref(), Some("9"));
 
     // An override goes through Kconfig too.
     layers.overrides = Some(sdkconfig::from_overrides(
         Path::new("params"),
-        &[("FEATURE".to_string(), "n".to_string())].into_iter().collect(),
+        &[("FEATURE".to_string(), "n".to_string())]
+            .into_iter()
+            .collect(),
     ));
     let (set, _) = ConfigSet::resolve(&layers, Some(&t));
-    assert_eq!(set.get("FEATURE"), Some((ConfigValue::Bool(false), Provenance::Override)));
+    assert_eq!(
+        set.get("FEATURE"),
+        Some((ConfigValue::Bool(false), Provenance::Override))
+    );
     assert_eq!(set.cmake_value("NEEDS_FEATURE"), None);
 }
 
@@ -126,16 +175,26 @@ fn sdkconfig_json_is_exact() {
     .collect();
     let layers = Layers {
         json: Some(json),
-        sdkconfig: Some(file("sdkconfig", "CONFIG_SIZE=0x1000\nCONFIG_NAME=\"older\"\n", FileKind::Sdkconfig)),
+        sdkconfig: Some(file(
+            "sdkconfig",
+            "CONFIG_SIZE=0x1000\nCONFIG_NAME=\"older\"\n",
+            FileKind::Sdkconfig,
+        )),
         ..Layers::default()
     };
     let (set, _) = ConfigSet::resolve(&layers, Some(&t));
     assert!(set.used_json());
-    assert_eq!(set.get("SIZE"), Some((ConfigValue::Hex(0x1000), Provenance::SdkconfigJson)));
+    assert_eq!(
+        set.get("SIZE"),
+        Some((ConfigValue::Hex(0x1000), Provenance::SdkconfigJson))
+    );
     assert_eq!(set.cmake_value("SIZE").as_deref(), Some("0x1000"));
     assert_eq!(set.cmake_value("NAME").as_deref(), Some("json"));
     // Defined but absent from the JSON: not written.
-    assert_eq!(set.get("PLAIN"), Some((ConfigValue::Bool(false), Provenance::Unset)));
+    assert_eq!(
+        set.get("PLAIN"),
+        Some((ConfigValue::Bool(false), Provenance::Unset))
+    );
     assert_eq!(set.cmake_value("PLAIN"), None);
     assert!(set.guessed().is_empty());
 
@@ -170,14 +229,22 @@ fn old_names_read_new_ones() {
     let (set, _) = ConfigSet::resolve(&layers, None);
     assert_eq!(set.cmake_value("OLD").as_deref(), Some("y"));
     assert_eq!(set.cmake_value("NEG").as_deref(), Some("y"));
-    assert_eq!(set.get("NEG"), Some((ConfigValue::Bool(true), Provenance::Sdkconfig)));
+    assert_eq!(
+        set.get("NEG"),
+        Some((ConfigValue::Bool(true), Provenance::Sdkconfig))
+    );
     assert_eq!(set.cmake_value("LEGACY").as_deref(), Some("42"));
     assert_eq!(set.get("LEGACY").unwrap().0, ConfigValue::Int(42));
     assert_eq!(set.len(), 2, "old names are not symbols of their own");
 }
 
 fn set_mtime(path: &Path, t: SystemTime) {
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
 }
 
 #[test]
@@ -186,7 +253,10 @@ fn json_counts_only_when_newer_than_sdkconfig() {
     let paths = ConfigPaths::new(dir.path(), &dir.path().join("build"));
     std::fs::create_dir_all(paths.sdkconfig_json.parent().unwrap()).unwrap();
     std::fs::write(&paths.sdkconfig_json, r#"{"A": true, "N": 1}"#).unwrap();
-    assert!(json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig), "no sdkconfig: the JSON is all there is");
+    assert!(
+        json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig),
+        "no sdkconfig: the JSON is all there is"
+    );
     std::fs::write(&paths.sdkconfig, "# CONFIG_A is not set\nCONFIG_N=2\n").unwrap();
     let now = SystemTime::now();
     set_mtime(&paths.sdkconfig, now - Duration::from_secs(10));
@@ -194,13 +264,19 @@ fn json_counts_only_when_newer_than_sdkconfig() {
     assert!(json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig));
     let (set, w) = ConfigSet::load(&paths, None);
     assert!(w.is_empty(), "{w:?}");
-    assert_eq!(set.get("N"), Some((ConfigValue::Int(1), Provenance::SdkconfigJson)));
+    assert_eq!(
+        set.get("N"),
+        Some((ConfigValue::Int(1), Provenance::SdkconfigJson))
+    );
 
     // sdkconfig edited after the last configure: the JSON is stale.
     set_mtime(&paths.sdkconfig, now + Duration::from_secs(10));
     assert!(!json_is_fresh(&paths.sdkconfig_json, &paths.sdkconfig));
     let (set, _) = ConfigSet::load(&paths, None);
-    assert_eq!(set.get("N"), Some((ConfigValue::Int(2), Provenance::Sdkconfig)));
+    assert_eq!(
+        set.get("N"),
+        Some((ConfigValue::Int(2), Provenance::Sdkconfig))
+    );
     assert_eq!(set.cmake_value("A").as_deref(), Some(""));
 
     // A broken JSON is a warning, and sdkconfig is used.
@@ -209,12 +285,21 @@ fn json_counts_only_when_newer_than_sdkconfig() {
     set_mtime(&paths.sdkconfig_json, now);
     let (set, w) = ConfigSet::load(&paths, None);
     assert_eq!(w.len(), 1, "{w:?}");
-    assert_eq!(set.get("N"), Some((ConfigValue::Int(2), Provenance::Sdkconfig)));
-    assert!(!json_is_fresh(&dir.path().join("nope.json"), &paths.sdkconfig));
+    assert_eq!(
+        set.get("N"),
+        Some((ConfigValue::Int(2), Provenance::Sdkconfig))
+    );
+    assert!(!json_is_fresh(
+        &dir.path().join("nope.json"),
+        &paths.sdkconfig
+    ));
 }
 
 #[test]
 fn provenance_display() {
-    assert_eq!(Provenance::KconfigDefault("a/Kconfig".into(), 3).to_string(), "Kconfig default at a/Kconfig:3");
+    assert_eq!(
+        Provenance::KconfigDefault("a/Kconfig".into(), 3).to_string(),
+        "Kconfig default at a/Kconfig:3"
+    );
     assert!(Provenance::Override.is_exact() && !Provenance::Defaults("x".into()).is_exact());
 }
