@@ -113,12 +113,12 @@ pub enum Location {
     /// The build directory itself is the empty string.
     Build(String),
     /// Anywhere else: an absolute, lexically normal path.
-    Outside(PathBuf),
+    Outside(String),
 }
 
 /// Maps the paths a build manifest names (relative to Ninja's working directory, the build
 /// directory, or absolute) to one [`Location`] per file, so that `gen/x.h` and
-/// `/home/me/proj/build/gen/x.h` are recognised as the same file.
+/// `/home/me/proj/build/gen/x.h` are recognised as the same file. Purely lexical, like Ninja.
 ///
 /// The build directory is known under every name it has: the path as given, its real path
 /// (symlinks resolved), and any extra alias (CMake's `cmake_ninja_workdir`).
@@ -126,16 +126,19 @@ pub enum Location {
 pub struct Normalizer {
     /// Absolute, lexically normal build directory as given.
     build_dir: PathBuf,
-    /// Every absolute spelling of the build directory, longest first.
-    aliases: Vec<PathBuf>,
+    build_str: String,
+    /// Every absolute spelling of the build directory (canonical strings), longest first.
+    aliases: Vec<String>,
 }
 
 impl Normalizer {
     pub fn new(build_dir: &Path) -> Normalizer {
         let build_dir = absolute(build_dir);
+        let build_str = canonicalize(&build_dir.to_string_lossy());
         let mut n = Normalizer {
-            aliases: vec![build_dir.clone()],
+            aliases: vec![build_str.clone()],
             build_dir,
+            build_str,
         };
         if let Ok(real) = std::fs::canonicalize(&n.build_dir) {
             n.add_alias(&real);
@@ -148,11 +151,10 @@ impl Normalizer {
         if !alias.is_absolute() {
             return;
         }
-        let alias = lexical_normalize(alias);
+        let alias = canonicalize(&alias.to_string_lossy());
         if !self.aliases.contains(&alias) {
             self.aliases.push(alias);
-            self.aliases
-                .sort_by_key(|a| std::cmp::Reverse(a.as_os_str().len()));
+            self.aliases.sort_by_key(|a| std::cmp::Reverse(a.len()));
         }
     }
 
@@ -163,34 +165,76 @@ impl Normalizer {
     /// Where `path` (as Ninja names it, relative to the build directory or absolute) is.
     pub fn locate(&self, path: &str) -> Location {
         if !path.starts_with('/') {
-            let canon = canonicalize(path);
+            let owned;
+            let canon = if is_canonical(path) {
+                path
+            } else {
+                owned = canonicalize(path);
+                owned.as_str()
+            };
             if canon == "." {
                 return Location::Build(String::new());
             }
-            if !canon.starts_with("../") && canon != ".." {
-                return Location::Build(canon);
+            if canon != ".." && !canon.starts_with("../") {
+                return Location::Build(canon.to_string());
             }
-            return self.locate_abs(&lexical_normalize(&self.build_dir.join(&canon)));
+            return self.locate_abs_str(&canonicalize(&format!("{}/{canon}", self.build_str)));
         }
-        self.locate_abs(&lexical_normalize(Path::new(path)))
+        if is_canonical(path) {
+            self.locate_abs_str(path)
+        } else {
+            self.locate_abs_str(&canonicalize(path))
+        }
     }
 
     /// Where an absolute path is.
     pub fn locate_abs(&self, abs: &Path) -> Location {
+        self.locate_abs_str(&canonicalize(&abs.to_string_lossy()))
+    }
+
+    fn locate_abs_str(&self, abs: &str) -> Location {
         for alias in &self.aliases {
-            if let Ok(rest) = abs.strip_prefix(alias) {
-                return Location::Build(rest.to_string_lossy().into_owned());
+            if abs == alias {
+                return Location::Build(String::new());
+            }
+            if alias == "/" {
+                return Location::Build(abs[1..].to_string());
+            }
+            if let Some(rest) = abs.strip_prefix(alias.as_str())
+                && let Some(rest) = rest.strip_prefix('/')
+            {
+                return Location::Build(rest.to_string());
             }
         }
-        Location::Outside(abs.to_path_buf())
+        Location::Outside(abs.to_string())
     }
 
     /// The absolute path of a location (under the build directory as given).
     pub fn absolute(&self, loc: &Location) -> PathBuf {
+        PathBuf::from(self.absolute_string(loc))
+    }
+
+    /// [`Normalizer::absolute`] as a string.
+    pub fn absolute_string(&self, loc: &Location) -> String {
+        let mut s = String::new();
+        self.absolute_into(loc, &mut s);
+        s
+    }
+
+    /// Write the absolute path of `loc` into `out` (cleared first).
+    pub fn absolute_into(&self, loc: &Location, out: &mut String) {
+        out.clear();
         match loc {
-            Location::Build(rel) if rel.is_empty() => self.build_dir.clone(),
-            Location::Build(rel) => self.build_dir.join(rel),
-            Location::Outside(p) => p.clone(),
+            Location::Build(rel) => {
+                out.push_str(&self.build_str);
+                if !rel.is_empty() {
+                    if !self.build_str.ends_with('/') {
+                        out.push('/');
+                    }
+                    out.push_str(rel);
+                }
+            }
+            Location::Outside(p) => out.push_str(p),
         }
     }
 }
@@ -254,7 +298,11 @@ mod tests {
         assert_eq!(n.locate(&abs), Location::Build("gen/x.h".into()));
         assert_eq!(
             n.locate("../src/a.c"),
-            Location::Outside(dir.path().join("src/a.c"))
+            Location::Outside(format!("{}/src/a.c", dir.path().display()))
+        );
+        assert_eq!(
+            n.locate("/x/./y/../z"),
+            Location::Outside("/x/z".to_string())
         );
         assert_eq!(n.locate("../build/y"), Location::Build("y".into()));
         assert_eq!(n.locate("."), Location::Build(String::new()));

@@ -116,7 +116,7 @@ impl DepsLog {
             let record = &bytes[pos..pos + size];
             pos += size;
             if is_deps {
-                if size % 4 != 0 || size < 12 {
+                if !size.is_multiple_of(4) || size < 12 {
                     log.status = truncated(offset, "malformed deps record");
                     break;
                 }

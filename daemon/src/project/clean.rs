@@ -21,7 +21,6 @@
 //!
 //! Planning never writes, creates or deletes anything.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +28,7 @@ use espctl_protocol::ErrorCode;
 use espctl_protocol::plan::{CleanPlan, CleanScope};
 
 use crate::ninja::canon::{Location, Normalizer, absolute, lexical_normalize};
+use crate::ninja::hash::{FastMap, FastSet};
 use crate::ninja::manifest::{DiskReader, Escape, Manifest, ParseOptions};
 
 /// Entries whose presence makes idf.py refuse `fullclean` (it checks them in this order).
@@ -547,24 +547,27 @@ fn ninja_clean_plan(dirs: &Dirs) -> Result<CleanPlan, CleanError> {
     }
     .map_err(|e| manifest_error(&e))?;
 
-    let mut found: BTreeMap<Location, Kind> = BTreeMap::new();
+    // Each location once, with what would happen to it (None: nothing, it is missing or a
+    // non-empty directory remove() refuses), and the size of a file.
+    let mut found: FastMap<Location, Option<(Kind, u64)>> = FastMap::default();
+    let mut order: Vec<Location> = Vec::new();
+    let mut abs = String::new();
     for path in &candidates {
         let loc = normalizer.locate(path);
         if found.contains_key(&loc) {
             continue;
         }
-        let abs = normalizer.absolute(&loc);
-        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
-            continue;
-        };
-        if meta.is_dir() {
+        normalizer.absolute_into(&loc, &mut abs);
+        let outcome = match std::fs::symlink_metadata(&abs) {
+            Err(_) => None,
             // remove() only takes empty directories.
-            if dir_is_empty(&abs)? {
-                found.insert(loc, Kind::Tree);
-            }
-        } else {
-            found.insert(loc, Kind::File);
+            Ok(meta) if meta.is_dir() => dir_is_empty(Path::new(&abs))?.then_some((Kind::Tree, 0)),
+            Ok(meta) => Some((Kind::File, meta.len())),
+        };
+        if outcome.is_some() {
+            order.push(loc.clone());
         }
+        found.insert(loc, outcome);
     }
 
     // What CMake's additional-clean step removes (recursively).
@@ -579,17 +582,19 @@ fn ninja_clean_plan(dirs: &Dirs) -> Result<CleanPlan, CleanError> {
                     })?;
                 for (f, recursive) in files {
                     let loc = normalizer.locate(&f);
-                    let abs = normalizer.absolute(&loc);
-                    let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+                    if let Some(Some(_)) = found.get(&loc) {
                         continue;
-                    };
-                    if meta.is_dir() {
-                        if recursive {
-                            found.insert(loc, Kind::Tree);
-                        }
-                    } else {
-                        found.insert(loc, Kind::File);
                     }
+                    normalizer.absolute_into(&loc, &mut abs);
+                    let outcome = match std::fs::symlink_metadata(&abs) {
+                        Err(_) => None,
+                        Ok(meta) if meta.is_dir() => recursive.then_some((Kind::Tree, 0)),
+                        Ok(meta) => Some((Kind::File, meta.len())),
+                    };
+                    if outcome.is_some() {
+                        order.push(loc.clone());
+                    }
+                    found.insert(loc, outcome);
                 }
             }
             // A configured project without additional clean files has no script (CMake deletes
@@ -604,38 +609,60 @@ fn ninja_clean_plan(dirs: &Dirs) -> Result<CleanPlan, CleanError> {
         }
     }
 
-    // Nothing inside a directory that goes as a whole is listed again.
-    let mut entries: Vec<(PathBuf, Kind)> = found
-        .into_iter()
-        .map(|(loc, kind)| (normalizer.absolute(&loc), kind))
+    // Plan names: relative to the project when inside it.
+    let build_shown = dirs.build_display();
+    let shown = |loc: &Location| -> String {
+        match loc {
+            Location::Build(rel) => join_display(&build_shown, rel),
+            Location::Outside(p) => dirs.display(Path::new(p)),
+        }
+    };
+    let mut entries: Vec<(String, Kind, u64, &Location)> = order
+        .iter()
+        .filter_map(|loc| {
+            found
+                .get(loc)
+                .copied()
+                .flatten()
+                .map(|(kind, size)| (shown(loc), kind, size, loc))
+        })
         .collect();
-    entries.sort();
-    // Sorted by components, a directory's descendants directly follow it.
-    let mut kept: Vec<(PathBuf, Kind)> = Vec::with_capacity(entries.len());
-    let mut tree: Option<PathBuf> = None;
-    for (abs, kind) in entries {
-        if let Some(t) = &tree
-            && abs.starts_with(t)
-        {
-            continue;
-        }
-        if kind == Kind::Tree {
-            tree = Some(abs.clone());
-        }
-        kept.push((abs, kind));
+
+    // Nothing inside a directory that goes as a whole is listed again.
+    let trees: FastSet<String> = entries
+        .iter()
+        .filter(|e| e.1 == Kind::Tree)
+        .map(|e| e.0.clone())
+        .collect();
+    if !trees.is_empty() {
+        entries.retain(|(name, _, _, _)| {
+            let mut prefix = name.as_str();
+            while let Some(slash) = prefix.rfind('/') {
+                prefix = &prefix[..slash];
+                if trees.contains(prefix) {
+                    return false;
+                }
+            }
+            true
+        });
     }
 
     let (mut files, mut bytes) = (0, 0);
-    let mut would_delete = Vec::with_capacity(kept.len());
-    for (abs, kind) in &kept {
-        measure(abs, &mut files, &mut bytes)?;
-        let mut shown = dirs.display(abs);
-        if *kind == Kind::Tree {
-            shown.push('/');
+    let mut would_delete = Vec::with_capacity(entries.len());
+    for (mut name, kind, size, loc) in entries {
+        match kind {
+            Kind::File => {
+                files += 1;
+                bytes += size;
+            }
+            Kind::Tree => {
+                measure(&normalizer.absolute(loc), &mut files, &mut bytes)?;
+                name.push('/');
+            }
         }
-        would_delete.push(shown);
+        would_delete.push(name);
     }
-    would_delete.sort();
+    would_delete.sort_unstable();
     would_delete.dedup();
     Ok(CleanPlan {
         scope: CleanScope::Clean,
