@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Prints, per pass, how many components evaluate without warnings, the distinct commands that
-//! were not evaluated, and every fatal error.
+//! were not evaluated, and every fatal error. When `cmake` is on PATH it also runs ESP-IDF's own
+//! early-expansion script (`tools/cmake/scripts/component_get_requirements.cmake`) over the same
+//! components with the same build properties, and fails on any difference in REQUIRES,
+//! PRIV_REQUIRES or whether the component registered.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -159,6 +162,7 @@ fn every_component_of_a_real_esp_idf() {
         .collect();
 
     let evaluator = Evaluator::new();
+    let mut dump = String::new();
     for pass in [ComponentPass::EarlyExpansion, ComponentPass::Processing] {
         let mut clean = 0;
         let mut unevaluated: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -176,6 +180,15 @@ fn every_component_of_a_real_esp_idf() {
                 input.command_files = command_files.clone();
             }
             let r = evaluator.eval_component(&input);
+            if pass == ComponentPass::EarlyExpansion {
+                let reg = r.registration();
+                dump.push_str(&format!(
+                    "{name}\tREQUIRES\t{}\n{name}\tPRIV_REQUIRES\t{}\n{name}\tREGISTERED\t{}\n",
+                    reg.map(|g| g.requires.join(";")).unwrap_or_default(),
+                    reg.map(|g| g.priv_requires.join(";")).unwrap_or_default(),
+                    u8::from(reg.is_some()),
+                ));
+            }
             if r.warnings.is_empty() && r.fatal.is_none() {
                 clean += 1;
             }
@@ -224,4 +237,104 @@ fn every_component_of_a_real_esp_idf() {
             println!("   fatal: {f}");
         }
     }
+    if let Ok(path) = std::env::var("ESPCTL_IDF_DUMP") {
+        std::fs::write(path, &dump).expect("dump");
+    }
+    compare_with_cmake(&tree, &names, &values, &dump);
+}
+
+/// Runs ESP-IDF's early-expansion script with the real CMake and compares its requirements
+/// with ours (`ours`: `name\tKEY\tvalue` lines).
+fn compare_with_cmake(tree: &Path, names: &[String], values: &InputValues, ours: &str) {
+    let work = tempfile::tempdir().expect("temporary directory");
+    let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut build = String::new();
+    for (k, v) in &values.build_properties {
+        build.push_str(&format!("set({k} \"{}\")\n", quote(v)));
+    }
+    let mut components = String::new();
+    for name in names {
+        let dir = paths::to_cmake(&tree.join("components").join(name));
+        for (k, v) in [
+            ("COMPONENT_NAME", name.clone()),
+            ("COMPONENT_DIR", dir),
+            ("COMPONENT_LIB", format!("__idf_{name}")),
+            ("COMPONENT_ALIAS", format!("idf::{name}")),
+            ("COMPONENT_SOURCE", "idf_components".into()),
+            ("__PREFIX", "idf".into()),
+        ] {
+            components.push_str(&format!(
+                "set(__component____idf_{name}_{k} \"{}\")\n",
+                quote(&v)
+            ));
+        }
+    }
+    let build_file = work.path().join("build.cmake");
+    let components_file = work.path().join("components.cmake");
+    let output_file = work.path().join("requires.cmake");
+    std::fs::write(&build_file, build).expect("write");
+    std::fs::write(&components_file, components).expect("write");
+    let status = std::process::Command::new("cmake")
+        .arg("-D")
+        .arg("ESP_PLATFORM=1")
+        .arg("-D")
+        .arg(format!("BUILD_PROPERTIES_FILE={}", build_file.display()))
+        .arg("-D")
+        .arg(format!(
+            "COMPONENT_PROPERTIES_FILE={}",
+            components_file.display()
+        ))
+        .arg("-D")
+        .arg(format!("COMPONENT_REQUIRES_FILE={}", output_file.display()))
+        .arg("-P")
+        .arg(tree.join("tools/cmake/scripts/component_get_requirements.cmake"))
+        .current_dir(work.path())
+        .output();
+    match status {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!("cmake failed: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(e) => {
+            println!("   cmake not runnable ({e}): early expansion not compared");
+            return;
+        }
+    }
+    let mut theirs = BTreeMap::new();
+    for line in std::fs::read_to_string(&output_file)
+        .expect("requirements")
+        .lines()
+    {
+        let Some(rest) = line.trim().strip_prefix("__component_set_property(___idf_") else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once(' ') else {
+            continue;
+        };
+        let Some((key, value)) = rest.split_once(' ') else {
+            continue;
+        };
+        let key = key.trim_start_matches("__COMPONENT_");
+        if matches!(key, "REQUIRES" | "PRIV_REQUIRES" | "REGISTERED") {
+            let value = value.trim_end_matches(')').trim_matches('"').to_owned();
+            theirs.insert((name.to_owned(), key.to_owned()), value);
+        }
+    }
+    let mut differences = Vec::new();
+    let mut compared = 0;
+    for line in ours.lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(name), Some(key), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        compared += 1;
+        match theirs.get(&(name.to_owned(), key.to_owned())) {
+            Some(v) if v == value => {}
+            other => differences.push(format!("{name} {key}: cmake {other:?}, espctl {value:?}")),
+        }
+    }
+    println!(
+        "   early expansion against cmake -P: {compared} values compared, {} differences",
+        differences.len()
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
