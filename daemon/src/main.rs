@@ -42,6 +42,9 @@ struct Args {
     /// Keep at most this many tasks (older finished ones are pruned).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     retention_tasks: u32,
+    /// Builds that may run at once across projects [default: one per two cores].
+    #[arg(long, value_name = "N")]
+    max_builds: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +89,9 @@ fn main() -> ExitCode {
             retention_days: args.retention_days,
             retention_tasks: args.retention_tasks,
         },
+        max_builds: args
+            .max_builds
+            .unwrap_or_else(espctld::build::runner::default_max_concurrent),
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -49,6 +49,10 @@ pub fn build_module(daemon: Arc<Daemon>) -> RpcModule<Daemon> {
             }
             m::GetCleanPlan::NAME => call::<m::GetCleanPlan, _, _>(&mut module, get_clean_plan),
             m::SetTarget::NAME => call::<m::SetTarget, _, _>(&mut module, set_target),
+            m::BuildStart::NAME => call::<m::BuildStart, _, _>(&mut module, build_start),
+            m::SetTargetRun::NAME => call::<m::SetTargetRun, _, _>(&mut module, set_target_run),
+            m::SbomCreate::NAME => call::<m::SbomCreate, _, _>(&mut module, sbom_create),
+            m::BuildElf::NAME => call::<m::BuildElf, _, _>(&mut module, build_elf),
             m::BuildLog::NAME => {
                 subscription::<m::BuildLog, _, _>(&mut module, spec.kind, build_log)
             }
@@ -514,28 +518,40 @@ pub fn ccache_enabled(env: &std::collections::BTreeMap<String, String>) -> bool 
         && crate::build::env::which("ccache", env).is_some()
 }
 
-fn plan_context(
-    _d: &Daemon,
-    env: &std::collections::BTreeMap<String, String>,
-) -> crate::project::planner::PlanContext<'static> {
-    crate::project::planner::PlanContext {
-        home: std::env::var_os("HOME").map(PathBuf::from),
-        idf_paths: Vec::new(),
-        default_idf_version: None,
-        history: &|_, _, _| None,
-        ccache: ccache_enabled(env),
-    }
+/// Plans `params` on a blocking thread, with past build durations from the store.
+async fn plan_blocking(
+    d: &Daemon,
+    params: espctl_protocol::plan::BuildPlanParams,
+) -> Result<espctl_protocol::plan::BuildPlan, DaemonError> {
+    let planner = d.planner.clone();
+    let tasks = d.tasks.clone();
+    tokio::task::spawn_blocking(move || {
+        let history =
+            |project: &std::path::Path, target: &str, profile: espctl_protocol::plan::Profile| {
+                tasks
+                    .store()
+                    .median_build_duration(&project.display().to_string(), target, profile.as_str())
+                    .ok()
+                    .flatten()
+            };
+        let ctx = crate::project::planner::PlanContext {
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            idf_paths: Vec::new(),
+            default_idf_version: None,
+            history: &history,
+            ccache: ccache_enabled(&params.env),
+        };
+        planner.plan(&params, &ctx)
+    })
+    .await
+    .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
 }
 
 async fn generate_build_plan(
     d: Arc<Daemon>,
     p: espctl_protocol::plan::BuildPlanParams,
 ) -> Result<espctl_protocol::plan::BuildPlan, DaemonError> {
-    let ctx = plan_context(&d, &p.env);
-    let planner = d.planner.clone();
-    tokio::task::spawn_blocking(move || planner.plan(&p, &ctx))
-        .await
-        .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
+    plan_blocking(&d, p).await
 }
 
 async fn get_clean_plan(
@@ -564,6 +580,231 @@ async fn set_target(
         target,
         config_file: project_dir.join(".espctl.toml").display().to_string(),
         previous: toml.default_target,
+    })
+}
+
+/// Starts a build (or set-target) task for `plan`.
+fn start_build_task(
+    d: &Arc<Daemon>,
+    kind: TaskKind,
+    title: String,
+    params_json: serde_json::Value,
+    req: crate::build::runner::BuildRequest,
+) -> Result<TaskInfo, DaemonError> {
+    let builder = d.builder.clone();
+    let tasks = d.tasks.clone();
+    let (project, target, profile) = (
+        req.plan.project_dir.clone(),
+        req.plan.target.clone(),
+        req.plan.profile,
+    );
+    let record = kind == TaskKind::Build;
+    d.tasks
+        .spawn_queued(kind, title, params_json, move |ctx| async move {
+            let result = crate::build::runner::run(builder, ctx, req).await;
+            if record
+                && let Ok(v) = &result
+                && let Some(secs) = v["duration_secs"].as_f64()
+                && let Err(e) =
+                    tasks
+                        .store()
+                        .record_build_duration(&project, &target, profile.as_str(), secs)
+            {
+                tracing::warn!("cannot record the build duration: {e}");
+            }
+            result
+        })
+}
+
+async fn build_start(
+    d: Arc<Daemon>,
+    p: m::BuildStartParams,
+) -> Result<m::BuildStartResult, DaemonError> {
+    let plan = plan_blocking(&d, p.plan_params()).await?;
+    crate::build::runner::refuse_unbuildable(&plan)?;
+    let release_overlay = (plan.profile == espctl_protocol::plan::Profile::Release).then(|| {
+        crate::project::planner::release_overlay_path(std::path::Path::new(&plan.build_dir))
+    });
+    let title = format!(
+        "{} ({}, {})",
+        plan.project_name,
+        plan.target,
+        plan.profile.as_str()
+    );
+    let req = crate::build::runner::BuildRequest {
+        caller_env: p.env.clone(),
+        sbom: p.sbom,
+        keep_elf: p.elf,
+        network: !p.no_network,
+        pin_idf_version: p.idf_version.clone(),
+        release_overlay,
+        record_default_target: false,
+        plan,
+    };
+    let info = start_build_task(
+        &d,
+        TaskKind::Build,
+        title,
+        serde_json::to_value(&p).unwrap_or_default(),
+        req,
+    )?;
+    Ok(m::BuildStartResult {
+        task_id: info.task_id,
+        status: info.status,
+    })
+}
+
+async fn set_target_run(
+    d: Arc<Daemon>,
+    p: m::SetTargetRunParams,
+) -> Result<m::SetTargetRunResult, DaemonError> {
+    let target = crate::project::target::validate(&p.target, true)?;
+    let plan_params = espctl_protocol::plan::BuildPlanParams {
+        path: p.path.clone(),
+        target: Some(target.clone()),
+        profile: p.profile,
+        env: p.env.clone(),
+        ..Default::default()
+    };
+    let mut plan = plan_blocking(&d, plan_params).await?;
+    if plan.recipe_id != "idf-cmake" {
+        return Err(DaemonError::new(
+            ErrorCode::Config,
+            "set-target is for ESP-IDF CMake projects (legacy Make projects build for esp32 only)",
+        ));
+    }
+    crate::build::runner::refuse_unbuildable(&plan)?;
+    let project_dir = PathBuf::from(&plan.project_dir);
+    let build_dir = PathBuf::from(&plan.build_dir);
+    let configured =
+        crate::project::target::configured_target(&build_dir, &project_dir.join("sdkconfig"));
+    let cache = std::collections::BTreeMap::new();
+    let sdkconfig = project_dir.join("sdkconfig");
+    plan.command_pipeline =
+        crate::project::pipeline::set_target_steps(&crate::project::pipeline::Inputs {
+            project_dir: &project_dir,
+            build_dir: &build_dir,
+            target: &target,
+            sdkconfig: &sdkconfig,
+            sdkconfig_defaults: None,
+            idf_path: plan
+                .idf_version_resolved
+                .idf_path
+                .as_deref()
+                .map(std::path::Path::new),
+            clean: false,
+            reconfigure_from: configured.as_ref().map(|(t, _)| t.as_str()),
+            configure_inputs: &[],
+            globbed: &[],
+            cmake_cache: &cache,
+            ccache: ccache_enabled(&p.env),
+            jobs: None,
+        });
+    let req = crate::build::runner::BuildRequest {
+        caller_env: p.env.clone(),
+        sbom: false,
+        keep_elf: false,
+        network: true,
+        pin_idf_version: None,
+        release_overlay: None,
+        record_default_target: true,
+        plan,
+    };
+    let info = start_build_task(
+        &d,
+        TaskKind::SetTarget,
+        format!("set-target {target} in {}", project_dir.display()),
+        serde_json::to_value(&p).unwrap_or_default(),
+        req,
+    )?;
+    Ok(m::SetTargetRunResult {
+        task_id: info.task_id,
+        target,
+        recipe_id: "idf_set_target".into(),
+    })
+}
+
+/// The result of a finished, successful build task.
+fn build_result_of(
+    d: &Daemon,
+    id: &TaskId,
+) -> Result<espctl_protocol::methods::BuildResult, DaemonError> {
+    let t = d.tasks.get(id)?;
+    if t.kind != TaskKind::Build {
+        return Err(DaemonError::invalid_input(format!(
+            "task {id} is a {} task, not a build",
+            t.kind
+        )));
+    }
+    if t.status != TaskStatus::Succeeded {
+        return Err(DaemonError::invalid_input(format!(
+            "task {id} is {}: only a successful build has artifacts",
+            t.status
+        )));
+    }
+    serde_json::from_value(t.result.unwrap_or_default())
+        .map_err(|e| DaemonError::internal(format!("the task's result is unreadable: {e}")))
+}
+
+async fn sbom_create(
+    d: Arc<Daemon>,
+    p: m::TaskIdParams,
+) -> Result<m::SbomCreateResult, DaemonError> {
+    let result = build_result_of(&d, &p.task_id)?;
+    let unique = p.task_id.to_string();
+    let (path, packages) = tokio::task::spawn_blocking(move || {
+        crate::build::runner::sbom_for_result(&result, &std::collections::BTreeMap::new(), &unique)
+    })
+    .await
+    .map_err(|e| DaemonError::internal(format!("sbom stopped: {e}")))??;
+    Ok(m::SbomCreateResult {
+        task_id: p.task_id,
+        sbom_path: path,
+        packages,
+    })
+}
+
+async fn build_elf(d: Arc<Daemon>, p: m::BuildElfParams) -> Result<m::BuildElfResult, DaemonError> {
+    let result = build_result_of(&d, &p.task_id)?;
+    let Some(kept) = result.retained_elf else {
+        return Err(
+            DaemonError::invalid_input(format!("task {} kept no ELF", p.task_id))
+                .with_hint("build with --elf (`elf: true`) to keep the unstripped ELF"),
+        );
+    };
+    let kept = PathBuf::from(kept);
+    if !kept.exists() {
+        return Err(DaemonError::new(
+            ErrorCode::Runtime,
+            format!("the kept ELF {} is gone", kept.display()),
+        )
+        .with_hint("retention may have pruned it; build again with --elf"));
+    }
+    let path = match &p.out_path {
+        None => kept.clone(),
+        Some(out) => {
+            let out = PathBuf::from(out);
+            if !out.is_absolute() {
+                return Err(DaemonError::invalid_input("out_path must be absolute"));
+            }
+            let tmp = out.with_extension("elf.part");
+            std::fs::copy(&kept, &tmp)
+                .and_then(|_| std::fs::rename(&tmp, &out))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    DaemonError::new(
+                        ErrorCode::Runtime,
+                        format!("cannot write {}: {e}", out.display()),
+                    )
+                })?;
+            out
+        }
+    };
+    let size_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Ok(m::BuildElfResult {
+        task_id: p.task_id,
+        path: path.display().to_string(),
+        size_bytes,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct Daemon {
     pub method_names: Vec<String>,
     /// The project planner and its caches.
     pub planner: Arc<crate::project::planner::Planner>,
+    /// Runs builds: spawner thread, environment cache, build-dir locks, concurrency cap.
+    pub builder: Arc<crate::build::runner::Builder>,
 }
 
 /// What the idle timeout looks at.
@@ -77,6 +79,8 @@ pub struct Config {
     /// Zero disables the idle timeout.
     pub idle_timeout: Duration,
     pub tasks: TaskSettings,
+    /// Builds that may run at once across projects.
+    pub max_builds: usize,
 }
 
 /// Why the daemon could not start listening.
@@ -327,6 +331,10 @@ pub async fn serve(
         activity: Activity::default(),
         method_names,
         planner: Arc::new(crate::project::planner::Planner::new()),
+        builder: Arc::new(
+            crate::build::runner::Builder::new(config.max_builds)
+                .context("cannot start the process spawner thread")?,
+        ),
     });
     daemon.activity.touch();
     let module = crate::rpc::build_module(daemon.clone());

@@ -54,10 +54,18 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_by_seq ON tasks(seq DESC);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
+CREATE TABLE IF NOT EXISTS build_durations (
+    project      TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    profile      TEXT NOT NULL,
+    seconds      REAL NOT NULL,
+    finished_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS build_durations_by_key ON build_durations(project, target, profile, finished_at DESC);
 "#;
 
 const COLUMNS: &str = "id, kind, status, progress, phase, title, created_at, started_at, updated_at, \
-                       finished_at, error, exit_code, result";
+                       finished_at, error, exit_code, result, diagnostics";
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
@@ -70,6 +78,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Columns added after the first release of the schema.
+        let has_diagnostics: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'diagnostics'")?
+            .exists([])?;
+        if !has_diagnostics {
+            conn.execute_batch("ALTER TABLE tasks ADD COLUMN diagnostics TEXT")?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -88,8 +103,8 @@ impl Store {
         })?;
         conn.execute(
             "INSERT INTO tasks (id, kind, status, progress, phase, title, params, created_at, started_at, \
-             updated_at, finished_at, error, exit_code, result, seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             updated_at, finished_at, error, exit_code, result, seq, diagnostics) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 task.task_id.as_str(),
                 task.kind.as_str(),
@@ -106,6 +121,7 @@ impl Store {
                 task.exit_code,
                 task.result.as_ref().map(|v| v.to_string()),
                 seq,
+                diagnostics_json(task),
             ],
         )?;
         Ok(())
@@ -115,7 +131,7 @@ impl Store {
     pub fn update(&self, task: &TaskInfo) -> Result<()> {
         self.conn().execute(
             "UPDATE tasks SET status = ?2, progress = ?3, phase = ?4, started_at = ?5, updated_at = ?6, \
-             finished_at = ?7, error = ?8, exit_code = ?9, result = ?10 WHERE id = ?1",
+             finished_at = ?7, error = ?8, exit_code = ?9, result = ?10, diagnostics = ?11 WHERE id = ?1",
             params![
                 task.task_id.as_str(),
                 task.status.as_str(),
@@ -127,9 +143,47 @@ impl Store {
                 task.error,
                 task.exit_code,
                 task.result.as_ref().map(|v| v.to_string()),
+                diagnostics_json(task),
             ],
         )?;
         Ok(())
+    }
+
+    /// Records how long a successful build took, for the plan's estimate.
+    pub fn record_build_duration(
+        &self,
+        project: &str,
+        target: &str,
+        profile: &str,
+        seconds: f64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO build_durations (project, target, profile, seconds, finished_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![project, target, profile, seconds, crate::tasks::now_secs()],
+        )?;
+        Ok(())
+    }
+
+    /// The median of the last five durations of builds of this project, target and profile.
+    pub fn median_build_duration(
+        &self,
+        project: &str,
+        target: &str,
+        profile: &str,
+    ) -> Result<Option<f64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seconds FROM build_durations WHERE project = ?1 AND target = ?2 AND profile = ?3 \
+             ORDER BY finished_at DESC, rowid DESC LIMIT 5",
+        )?;
+        let mut v: Vec<f64> = stmt
+            .query_map(params![project, target, profile], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        Ok(Some(v[v.len() / 2]))
     }
 
     pub fn set_process_group(&self, id: &TaskId, group: Option<ProcessGroupRecord>) -> Result<()> {
@@ -197,8 +251,8 @@ impl Store {
         ))?;
         let rows = stmt.query_map([], |r| {
             let raw = row_to_raw(r);
-            let pgid: Option<i32> = r.get(13)?;
-            let start: Option<i64> = r.get(14)?;
+            let pgid: Option<i32> = r.get(14)?;
+            let start: Option<i64> = r.get(15)?;
             Ok((raw, pgid, start))
         })?;
         let mut out = Vec::new();
@@ -265,6 +319,12 @@ struct RawTask {
     error: Option<String>,
     exit_code: Option<i32>,
     result: Option<String>,
+    diagnostics: Option<String>,
+}
+
+fn diagnostics_json(task: &TaskInfo) -> Option<String> {
+    (!task.diagnostics.is_empty())
+        .then(|| serde_json::to_string(&task.diagnostics).unwrap_or_default())
 }
 
 fn row_to_raw(r: &rusqlite::Row<'_>) -> Result<RawTask> {
@@ -282,6 +342,7 @@ fn row_to_raw(r: &rusqlite::Row<'_>) -> Result<RawTask> {
         error: r.get(10)?,
         exit_code: r.get(11)?,
         result: r.get(12)?,
+        diagnostics: r.get(13)?,
     })
 }
 
@@ -308,6 +369,10 @@ impl RawTask {
                 Some(s) => Some(serde_json::from_str(s).map_err(|_| corrupt("result"))?),
                 None => None,
             },
+            diagnostics: match &self.diagnostics {
+                Some(s) => serde_json::from_str(s).map_err(|_| corrupt("diagnostics"))?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -331,6 +396,7 @@ mod tests {
             exit_code: None,
             title: format!("t{n}"),
             result: None,
+            diagnostics: Vec::new(),
         }
     }
 
@@ -378,5 +444,39 @@ mod tests {
         assert_eq!(beyond, vec![TaskId::from_bytes([2; 16])]);
         store.delete(&old).unwrap();
         assert_eq!(store.count().unwrap(), 2);
+    }
+
+    #[test]
+    fn diagnostics_and_durations_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut t = task(4, TaskStatus::Failed, Some(10));
+        store.insert(&t, None).unwrap();
+        t.diagnostics.push(espctl_protocol::task::Diagnostic {
+            severity: "error".into(),
+            message: "boom".into(),
+            file: Some("a.c".into()),
+            line: Some(3),
+            column: None,
+            component: Some("main".into()),
+        });
+        store.update(&t).unwrap();
+        assert_eq!(
+            store.get(&t.task_id).unwrap().unwrap().diagnostics,
+            t.diagnostics
+        );
+        assert_eq!(
+            store.median_build_duration("/p", "esp32", "debug").unwrap(),
+            None
+        );
+        for s in [10.0, 2.0, 4.0] {
+            store
+                .record_build_duration("/p", "esp32", "debug", s)
+                .unwrap();
+        }
+        assert_eq!(
+            store.median_build_duration("/p", "esp32", "debug").unwrap(),
+            Some(4.0)
+        );
     }
 }

@@ -24,6 +24,9 @@ use crate::error::DaemonError;
 use crate::logs::{LogStore, LogWriter};
 use crate::store::{ProcessGroupRecord, Store};
 
+/// How many finished tasks `get` keeps in memory.
+const FINISHED_CACHE: usize = 1024;
+
 /// The message a task gets when the daemon died under it.
 pub const RESTART_ERROR: &str = "daemon restarted while the task was running";
 
@@ -73,6 +76,8 @@ pub struct Tasks {
     logs: LogStore,
     artifacts_dir: PathBuf,
     live: Mutex<HashMap<TaskId, LiveTask>>,
+    /// Recently finished tasks, so status calls for them need no database read.
+    finished: Mutex<HashMap<TaskId, TaskInfo>>,
     events: broadcast::Sender<TaskInfo>,
     settings: TaskSettings,
     accepting: AtomicBool,
@@ -108,6 +113,27 @@ impl TaskContext {
         });
     }
 
+    /// Moves the task from `pending` to `running` (once).
+    pub fn set_running(&self) {
+        self.tasks.transition(&self.id, |t| {
+            if t.status == TaskStatus::Pending {
+                t.status = TaskStatus::Running;
+                t.started_at = Some(now_secs());
+            }
+        });
+    }
+
+    /// Publishes the diagnostics found so far (they go to the store with the next state change).
+    pub fn set_diagnostics(&self, diagnostics: Vec<espctl_protocol::task::Diagnostic>) {
+        self.tasks
+            .transition(&self.id, |t| t.diagnostics = diagnostics);
+    }
+
+    /// The task's current phase and progress, as last set.
+    pub fn current(&self) -> Option<TaskInfo> {
+        self.tasks.watch(&self.id).map(|w| w.borrow().clone())
+    }
+
     /// Records the process group the work's children run in.
     pub fn set_process_group(&self, group: Option<ProcessGroupRecord>) {
         self.tasks.set_process_group(&self.id, group);
@@ -139,6 +165,7 @@ impl Tasks {
             logs,
             artifacts_dir: data_dir.join("artifacts"),
             live: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
             events,
             settings,
             accepting: AtomicBool::new(true),
@@ -207,6 +234,12 @@ impl Tasks {
             tracing::error!("cannot prune tasks: {e}");
             return;
         }
+        {
+            let mut cache = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &ids {
+                cache.remove(id);
+            }
+        }
         for id in &ids {
             self.logs.remove(id);
             let _ = std::fs::remove_dir_all(self.artifacts_dir.join(id.as_str()));
@@ -214,12 +247,44 @@ impl Tasks {
         tracing::info!(count = ids.len(), "pruned tasks outside retention");
     }
 
-    /// Starts `work` as a new task and returns its initial state.
+    /// Starts `work` as a new task and returns its initial state. The task is `running` from the
+    /// moment its work starts.
     pub fn spawn<F, Fut>(
         self: &Arc<Self>,
         kind: TaskKind,
         title: String,
         params: serde_json::Value,
+        work: F,
+    ) -> Result<TaskInfo, DaemonError>
+    where
+        F: FnOnce(TaskContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<serde_json::Value, DaemonError>> + Send + 'static,
+    {
+        self.spawn_with(kind, title, params, true, work)
+    }
+
+    /// Like [`Tasks::spawn`], but the task stays `pending` until its work calls
+    /// [`TaskContext::set_running`] (a build waiting for its build dir or a free slot).
+    pub fn spawn_queued<F, Fut>(
+        self: &Arc<Self>,
+        kind: TaskKind,
+        title: String,
+        params: serde_json::Value,
+        work: F,
+    ) -> Result<TaskInfo, DaemonError>
+    where
+        F: FnOnce(TaskContext) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<serde_json::Value, DaemonError>> + Send + 'static,
+    {
+        self.spawn_with(kind, title, params, false, work)
+    }
+
+    fn spawn_with<F, Fut>(
+        self: &Arc<Self>,
+        kind: TaskKind,
+        title: String,
+        params: serde_json::Value,
+        running_at_start: bool,
         work: F,
     ) -> Result<TaskInfo, DaemonError>
     where
@@ -249,6 +314,7 @@ impl Tasks {
             exit_code: None,
             title,
             result: None,
+            diagnostics: Vec::new(),
         };
         let writer = self
             .logs
@@ -276,11 +342,11 @@ impl Tasks {
             cancel,
         };
         let tasks = self.clone();
-        tokio::spawn(async move { tasks.run(ctx, work).await });
+        tokio::spawn(async move { tasks.run(ctx, running_at_start, work).await });
         Ok(info)
     }
 
-    async fn run<F, Fut>(self: Arc<Self>, ctx: TaskContext, work: F)
+    async fn run<F, Fut>(self: Arc<Self>, ctx: TaskContext, running_at_start: bool, work: F)
     where
         F: FnOnce(TaskContext) -> Fut + Send + 'static,
         Fut: Future<Output = Result<serde_json::Value, DaemonError>> + Send + 'static,
@@ -292,10 +358,9 @@ impl Tasks {
             self.finish(&id, Outcome::Canceled("canceled before it started".into()));
             return;
         }
-        self.transition(&id, |t| {
-            t.status = TaskStatus::Running;
-            t.started_at = Some(now_secs());
-        });
+        if running_at_start {
+            ctx.set_running();
+        }
         let fut = std::panic::AssertUnwindSafe(work(ctx.clone())).catch_unwind();
         tokio::pin!(fut);
         let outcome = tokio::select! {
@@ -365,10 +430,24 @@ impl Tasks {
         });
         let _ = self.store.set_process_group(id, None);
         self.logs.finish(id);
-        self.live
+        let last = self
+            .live
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+            .remove(id)
+            .map(|t| t.state.borrow().clone());
+        if let Some(info) = last {
+            self.remember_finished(info);
+        }
+    }
+
+    /// Keeps a finished task in memory (a bounded number of them).
+    fn remember_finished(&self, info: TaskInfo) {
+        let mut cache = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= FINISHED_CACHE {
+            cache.clear();
+        }
+        cache.insert(info.task_id.clone(), info);
     }
 
     /// Applies a change to a live task: store first, then announce.
@@ -403,9 +482,27 @@ impl Tasks {
         if let Some(t) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
             return Ok(t.state.borrow().clone());
         }
-        self.store
+        if let Some(t) = self
+            .finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(t.clone());
+        }
+        let info = self
+            .store
             .get(id)?
-            .ok_or_else(|| DaemonError::task_not_found(id.as_str()))
+            .ok_or_else(|| DaemonError::task_not_found(id.as_str()))?;
+        if info.status.is_final() {
+            self.remember_finished(info.clone());
+        }
+        Ok(info)
+    }
+
+    /// The store, for records that belong to no single task (build durations).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn list(

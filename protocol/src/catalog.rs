@@ -213,6 +213,45 @@ static CATALOG: &[MethodSpec] = &[
             Audience::Tool,
         )
     },
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::BuildStart>(
+            &["build"],
+            "Start a firmware build of the ESP-IDF project at `path` in the local daemon; returns at once with \
+             task_id and status `pending`. Inputs as for generate_build_plan (target, profile debug|release, \
+             idf_version, clean, params) plus sbom and elf (keep the unstripped ELF). Follow it with \
+             build.status or, better, by reading build://log/{task_id}; on success build.status's result lists \
+             the artifacts and the flash bundle (build/flash_bundle.tar.gz); on failure its error is the first \
+             compiler error and `diagnostics` lists every error and warning with file and line.",
+            MethodKind::Call,
+            Audience::Tool,
+        )
+    },
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::SetTargetRun>(
+            &[],
+            "Run idf.py set-target for the project at `path`: a full clean, sdkconfig kept as sdkconfig.old, \
+             and a configure for the new `target`; also records it as the project's default. Returns task_id, \
+             target and recipe_id `idf_set_target` at once; follow it with build.status.",
+            MethodKind::Call,
+            Audience::Tool,
+        )
+    },
+    spec::<methods::SbomCreate>(
+        &[],
+        "Write an SPDX 2.3 SBOM (build/sbom.spdx) for a finished, successful build task: the project, every \
+         component with its version, and the toolchain. Returns the path and the number of packages.",
+        MethodKind::Call,
+        Audience::Tool,
+    ),
+    spec::<methods::BuildElf>(
+        &[],
+        "Get the unstripped application ELF a build kept (it must have been started with elf: true), for \
+         debugging: returns its path, or copies it to `out_path`.",
+        MethodKind::Call,
+        Audience::Tool,
+    ),
 ];
 
 /// Every method, in a stable order.

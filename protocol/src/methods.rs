@@ -5,12 +5,15 @@
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::Manifest;
 use crate::log::LogChunk;
 use crate::plan::{
-    BuildPlan, BuildPlanParams, CleanPlan, CleanPlanParams, SetTargetParams, SetTargetResult,
+    BuildOverrides, BuildPlan, BuildPlanParams, CleanPlan, CleanPlanParams, Profile,
+    SetTargetParams, SetTargetResult,
 };
 use crate::task::{TaskId, TaskInfo, TaskKind, TaskStatus};
 
@@ -234,3 +237,164 @@ method!(
     /// `set_target`: record the project's default target in `.espctl.toml` (configuration only).
     SetTarget, "set_target", SetTargetParams, SetTargetResult
 );
+
+// ---------------------------------------------------------------------------------------------
+// Builds
+
+method!(
+    /// `build.start` (alias `build`): start an ESP-IDF project build; returns at once.
+    BuildStart, "build.start", BuildStartParams, BuildStartResult
+);
+
+/// Params of `build.start`: those of `generate_build_plan`, plus what to keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildStartParams {
+    /// The project directory (absolute).
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Pin an ESP-IDF version; written to `.idf-version` when the project has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idf_version: Option<String>,
+    /// Full clean first.
+    #[serde(default)]
+    pub clean: bool,
+    #[serde(default)]
+    pub params: BuildOverrides,
+    /// Also write an SPDX SBOM to `<build_dir>/sbom.spdx`.
+    #[serde(default)]
+    pub sbom: bool,
+    /// Keep a copy of the unstripped app ELF in the daemon's artifact store (`build.elf` fetches it).
+    #[serde(default)]
+    pub elf: bool,
+    /// Run without network access inside the sandbox.
+    #[serde(default)]
+    pub no_network: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+impl BuildStartParams {
+    /// The plan this build executes.
+    pub fn plan_params(&self) -> BuildPlanParams {
+        BuildPlanParams {
+            path: self.path.clone(),
+            target: self.target.clone(),
+            profile: self.profile,
+            idf_version: self.idf_version.clone(),
+            clean: self.clean,
+            params: self.params.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildStartResult {
+    pub task_id: TaskId,
+    /// `pending` (waiting for its build dir or a free slot) or `running`.
+    pub status: TaskStatus,
+}
+
+/// The result of a successful build task (`build.status` → `result`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildResult {
+    pub project_dir: String,
+    pub project_name: String,
+    pub target: String,
+    pub profile: Profile,
+    pub build_dir: String,
+    pub idf_version: String,
+    /// The ESP-IDF tree the build used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idf_path: Option<String>,
+    pub recipe_id: String,
+    /// The app ELF, `.bin` files, the map file, flasher_args.json and project_description.json that exist.
+    pub artifacts: Vec<String>,
+    /// The flash bundle, when the recipe makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<crate::bundle::Manifest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_path: Option<String>,
+    /// Where the retained ELF is kept, when `elf` was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_elf: Option<String>,
+    /// `bubblewrap` or `none`.
+    pub sandbox: String,
+    pub duration_secs: f64,
+    /// The steps that ran, with their durations.
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StepReport {
+    pub name: String,
+    pub duration_secs: f64,
+}
+
+method!(
+    /// `set_target.run`: idf.py set-target as a task.
+    SetTargetRun, "set_target.run", SetTargetRunParams, SetTargetRunResult
+);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTargetRunParams {
+    /// The project directory (absolute).
+    pub path: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SetTargetRunResult {
+    pub task_id: TaskId,
+    pub target: String,
+    /// Always `idf_set_target`.
+    pub recipe_id: String,
+}
+
+method!(
+    /// `sbom.create`: an SPDX SBOM for a finished, successful build task.
+    SbomCreate, "sbom.create", TaskIdParams, SbomCreateResult
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SbomCreateResult {
+    pub task_id: TaskId,
+    /// `<build_dir>/sbom.spdx`.
+    pub sbom_path: String,
+    /// Packages in the document: the project, each component, the toolchain.
+    pub packages: u32,
+}
+
+method!(
+    /// `build.elf`: copy a retained application ELF out of the artifact store.
+    BuildElf, "build.elf", BuildElfParams, BuildElfResult
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildElfParams {
+    pub task_id: TaskId,
+    /// Where to write it (absolute). Default: the retained file's own path is returned and nothing is copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BuildElfResult {
+    pub task_id: TaskId,
+    pub path: String,
+    pub size_bytes: u64,
+}

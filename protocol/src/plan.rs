@@ -143,6 +143,10 @@ pub struct IdfVersionResolved {
     /// Other installs found, with their versions.
     #[serde(default)]
     pub installed: Vec<IdfInstall>,
+    /// Why no install could be used (none found, or the pinned version is not installed), with what
+    /// to do about it. A build refuses to start while this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

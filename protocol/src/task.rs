@@ -140,14 +140,20 @@ impl FromStr for TaskStatus {
 pub enum TaskKind {
     /// `build.rust_elf`: a flash bundle from a Rust no_std ELF.
     RustElf,
+    /// `build` / `build.start`: an ESP-IDF project build.
+    Build,
+    /// `set_target.run`: idf.py set-target.
+    SetTarget,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 1] = [TaskKind::RustElf];
+    pub const ALL: [TaskKind; 3] = [TaskKind::RustElf, TaskKind::Build, TaskKind::SetTarget];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::RustElf => "rust_elf",
+            TaskKind::Build => "build",
+            TaskKind::SetTarget => "set_target",
         }
     }
 }
@@ -197,4 +203,24 @@ pub struct TaskInfo {
     pub title: String,
     /// On success: the task's result (the same JSON the starting method documents).
     pub result: Option<serde_json::Value>,
+    /// Compiler and CMake diagnostics found in the log so far (builds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One compiler (GCC/Clang) or CMake diagnostic, for editors and assistants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Diagnostic {
+    /// `error`, `warning` or `note`.
+    pub severity: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// The component whose directory holds the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
 }

@@ -78,6 +78,22 @@ pub struct BuildArgs {
     /// Where to write the bundle (with --rust-elf) [default: <elf>-flash-bundle.tar.gz next to the ELF]
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+
+    /// debug (default: build/, sdkconfig) or release (build-release/, sdkconfig.release)
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<super::plan::ProfileArg>,
+
+    /// Build without network access (inside the sandbox)
+    #[arg(long)]
+    pub no_network: bool,
+
+    /// Recipe parameter KEY=VALUE: cmake.<VAR>=<value>, sdkconfig.<CONFIG_X>=<value>, build_dir=<dir>, jobs=<n>
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// Print the task id and return at once instead of following the build
+    #[arg(long)]
+    pub detach: bool,
 }
 
 /// What a validated `espctl build` invocation asks for.
@@ -111,6 +127,10 @@ pub struct ProjectBuild {
     pub idf_version: Option<String>,
     pub sbom: bool,
     pub keep_elf: bool,
+    pub profile: Option<super::plan::ProfileArg>,
+    pub no_network: bool,
+    pub params: Vec<String>,
+    pub detach: bool,
 }
 
 impl BuildArgs {
@@ -122,6 +142,10 @@ impl BuildArgs {
                 conflicts.push("a project PATH");
             }
             for (set, flag) in [
+                (self.profile.is_some(), "--profile"),
+                (self.no_network, "--no-network"),
+                (!self.params.is_empty(), "--param"),
+                (self.detach, "--detach"),
                 (self.remote.is_some(), "--remote"),
                 (self.local, "--local"),
                 (self.git_url.is_some(), "--git-url"),
@@ -177,6 +201,10 @@ impl BuildArgs {
             idf_version: self.idf_version.clone(),
             sbom: self.sbom,
             keep_elf: self.elf,
+            profile: self.profile,
+            no_network: self.no_network,
+            params: self.params.clone(),
+            detach: self.detach,
         };
         if self.remote.is_some() || self.git_url.is_some() {
             return Ok(BuildMode::Remote {
@@ -229,18 +257,36 @@ async fn run_mode(args: BuildArgs, socket: &Path, out: Output) -> Outcome {
             let args = super::plan::PlanArgs {
                 path: Some(project.path.clone()),
                 target: project.target.clone(),
-                profile: None,
+                profile: project.profile,
                 clean: project.clean,
                 idf_version: project.idf_version.clone(),
-                params: Vec::new(),
+                params: project.params.clone(),
             };
             super::plan::plan(args, socket, out).await
         }
-        BuildMode::Project(_) => Err(CliError::usage(
-            "ESP-IDF project builds are not available in this version of espctl yet",
-        )
-        .with_hint("build Rust no_std firmware with `espctl build --rust-elf <ELF>`")
-        .into()),
+        BuildMode::Project(project) => {
+            let params = espctl_protocol::methods::BuildStartParams {
+                path: super::plan::project_path(Some(&project.path))?,
+                target: project.target.clone(),
+                profile: project.profile.map(Into::into),
+                idf_version: project.idf_version.clone(),
+                clean: project.clean,
+                params: super::plan::parse_params(&project.params)?,
+                sbom: project.sbom,
+                elf: project.keep_elf,
+                no_network: project.no_network,
+                env: super::plan::caller_env(),
+            };
+            super::project_build::run(
+                super::project_build::ProjectBuildArgs {
+                    params,
+                    detach: project.detach,
+                },
+                socket,
+                out,
+            )
+            .await
+        }
     }
 }
 

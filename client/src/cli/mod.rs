@@ -12,6 +12,7 @@ mod build;
 mod daemon;
 mod output;
 mod plan;
+mod project_build;
 mod rpc;
 mod tasks;
 
@@ -57,6 +58,26 @@ pub enum Command {
     Components(plan::ComponentsArgs),
     /// Show what `idf.py clean` (or fullclean with --full) would delete, without deleting
     CleanPlan(plan::CleanPlanArgs),
+    /// Run idf.py set-target: full clean, sdkconfig kept as sdkconfig.old, configure for CHIP
+    SetTarget {
+        /// The new target chip
+        target: String,
+        /// Project directory [default: .]
+        path: Option<PathBuf>,
+    },
+    /// Write an SPDX SBOM (build/sbom.spdx) for a finished build task
+    Sbom {
+        /// Task id of a successful build
+        task: TaskId,
+    },
+    /// Fetch the unstripped application ELF a build kept with --elf
+    Elf {
+        /// Task id of a successful build started with --elf
+        task: TaskId,
+        /// Where to write it [default: ./<name>.elf]
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
     /// List tasks, newest first
     Tasks(TasksArgs),
     /// Show one task
@@ -86,6 +107,13 @@ pub enum Command {
     /// bridge waits for outstanding responses, then exits 0; it also exits 0 when the daemon closes
     /// the connection. The daemon is started if it is not running.
     Rpc,
+    /// Serve the Model Context Protocol on stdin/stdout, for AI assistants
+    ///
+    /// The tools and resources are the daemon's methods (from its method catalog); see "Using espctl
+    /// with AI assistants" in the README for client configuration. The daemon is started on demand;
+    /// without it, tools/list still answers and each tool call says why it cannot run. With
+    /// CONTROL_BASE_URL set, `build` only returns the build plan (planning mode).
+    Mcp,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +242,9 @@ async fn run(cli: Cli, out: Output) -> Outcome {
         Command::Plan(args) => plan::plan(args, &socket, out).await,
         Command::Components(args) => plan::components(args, &socket, out).await,
         Command::CleanPlan(args) => plan::clean_plan(args, &socket, out).await,
+        Command::SetTarget { target, path } => set_target(target, path, &socket, out).await,
+        Command::Sbom { task } => sbom(task, &socket, out).await,
+        Command::Elf { task, output } => elf(task, output, &socket, out).await,
         Command::Tasks(args) => tasks::list(args, &socket, out).await,
         Command::Status { task } => tasks::status(task, &socket, out).await,
         Command::Cancel { task } => tasks::cancel(task, &socket, out).await,
@@ -229,7 +260,88 @@ async fn run(cli: Cli, out: Output) -> Outcome {
             Ok(0)
         }
         Command::Rpc => rpc::run(&socket).await,
+        Command::Mcp => espctl::mcp::run(&socket).await,
     }
+}
+
+/// `espctl set-target`: start `set_target.run` and follow it like a build.
+async fn set_target(
+    target: String,
+    path: Option<PathBuf>,
+    socket: &std::path::Path,
+    out: Output,
+) -> Outcome {
+    use espctl_protocol::methods::{SetTargetRun, SetTargetRunParams};
+    let client = connect(socket).await?;
+    let started = client
+        .call::<SetTargetRun>(&SetTargetRunParams {
+            path: plan::project_path(path.as_deref())?,
+            target,
+            profile: None,
+            env: plan::caller_env(),
+        })
+        .await?;
+    let code = project_build::follow(&client, &started.task_id, "set_target", out).await?;
+    if code == 0 && !out.json {
+        output::line(&format!(
+            "target is now {} (recorded in .espctl.toml)",
+            started.target
+        ))?;
+    }
+    Ok(code)
+}
+
+/// `espctl sbom <task>`.
+async fn sbom(task: TaskId, socket: &std::path::Path, out: Output) -> Outcome {
+    use espctl_protocol::methods::{SbomCreate, TaskIdParams};
+    let client = connect(socket).await?;
+    let r = client
+        .call::<SbomCreate>(&TaskIdParams { task_id: task })
+        .await?;
+    if out.json {
+        output::json_line(&r)?;
+    } else {
+        output::line(&format!("wrote {} ({} packages)", r.sbom_path, r.packages))?;
+    }
+    Ok(0)
+}
+
+/// `espctl elf <task> [-o PATH]`.
+async fn elf(
+    task: TaskId,
+    dest: Option<PathBuf>,
+    socket: &std::path::Path,
+    out: Output,
+) -> Outcome {
+    use espctl_protocol::methods::{BuildElf, BuildElfParams};
+    let client = connect(socket).await?;
+    let kept = client
+        .call::<BuildElf>(&BuildElfParams {
+            task_id: task.clone(),
+            out_path: None,
+        })
+        .await?;
+    let file_name = std::path::Path::new(&kept.path)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "app.elf".into());
+    let dest = std::path::absolute(dest.unwrap_or_else(|| PathBuf::from(file_name)))?;
+    let r = client
+        .call::<BuildElf>(&BuildElfParams {
+            task_id: task,
+            out_path: Some(dest.display().to_string()),
+        })
+        .await?;
+    if out.json {
+        output::json_line(&r)?;
+    } else {
+        output::line(&format!(
+            "wrote {} ({})",
+            r.path,
+            output::size(r.size_bytes)
+        ))?;
+    }
+    Ok(0)
 }
 
 /// Connect for a command that works on tasks: start the daemon if needed, check its version.

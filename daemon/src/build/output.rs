@@ -2,24 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-/// One compiler or CMake diagnostic, as editors and assistants use them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Diagnostic {
-    pub severity: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<u32>,
-    /// The component whose directory holds the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub component: Option<String>,
-}
+pub use espctl_protocol::task::Diagnostic;
 
 /// `file:line:col: severity: message` (GCC and Clang; the column is optional, as for the linker).
 pub fn parse_compiler(line: &str) -> Option<Diagnostic> {
@@ -134,7 +117,22 @@ impl DiagnosticParser {
     /// Ends parsing; attributes each diagnostic to the component whose directory holds its file.
     pub fn finish(mut self, components: &[(String, PathBuf)], cwd: &Path) -> Vec<Diagnostic> {
         self.finish_cmake();
-        for d in &mut self.diagnostics {
+        attribute(&mut self.diagnostics, components, cwd);
+        self.diagnostics
+    }
+
+    /// The diagnostics found so far, attributed, without ending a CMake message still being read.
+    pub fn snapshot(&self, components: &[(String, PathBuf)], cwd: &Path) -> Vec<Diagnostic> {
+        let mut out = self.diagnostics.clone();
+        attribute(&mut out, components, cwd);
+        out
+    }
+}
+
+/// Sets each diagnostic's component: the one whose directory (the deepest) holds its file.
+fn attribute(diagnostics: &mut [Diagnostic], components: &[(String, PathBuf)], cwd: &Path) {
+    {
+        for d in diagnostics.iter_mut() {
             if let Some(f) = &d.file {
                 let path = if Path::new(f).is_absolute() {
                     PathBuf::from(f)
@@ -148,7 +146,6 @@ impl DiagnosticParser {
                     .map(|(n, _)| n.clone());
             }
         }
-        self.diagnostics
     }
 }
 

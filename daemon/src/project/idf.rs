@@ -311,6 +311,9 @@ pub fn resolve(request: Option<(String, String)>, installs: Vec<Install>) -> Res
         idf_path: chosen.as_ref().map(|i| i.path.display().to_string()),
         found_via: chosen.as_ref().map(|i| i.found_via.to_string()),
         installed: listed,
+        problem: pin_missing
+            .clone()
+            .or_else(|| chosen.is_none().then(|| NO_INSTALL_HINT.to_string())),
     };
     Resolved {
         install: chosen,

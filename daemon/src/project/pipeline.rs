@@ -200,6 +200,26 @@ pub fn steps(i: &Inputs) -> Vec<PipelineStep> {
     out
 }
 
+/// What `idf.py set-target` does: a full clean, `sdkconfig` kept as `sdkconfig.old`, and a configure
+/// for the new target.
+pub fn set_target_steps(i: &Inputs) -> Vec<PipelineStep> {
+    let mut forced = i.clone();
+    forced.reconfigure_from = Some(i.reconfigure_from.unwrap_or("its current target"));
+    let mut out: Vec<PipelineStep> = steps(&forced)
+        .into_iter()
+        .filter(|s| s.name != "ninja-build" && s.name != "bundle")
+        .collect();
+    if !i.build_dir.exists() {
+        out.retain(|s| s.name != "fullclean");
+    }
+    for s in &mut out {
+        if s.name == "cmake-configure" {
+            s.reason = format!("set-target: configure for {}", i.target);
+        }
+    }
+    out
+}
+
 /// Files the build will produce, as the target and configuration make them.
 pub fn expected_artifacts(
     build_dir: &Path,
@@ -350,6 +370,20 @@ mod tests {
         );
         assert_eq!(s[1].argv[2], format!("{}.old", sdk.display()));
         assert!(s[2].reason.contains("target differs"));
+    }
+
+    #[test]
+    fn set_target_is_clean_rename_configure() {
+        let t = tempfile::tempdir().unwrap();
+        let project = t.path();
+        let build = project.join("build");
+        std::fs::create_dir_all(&build).unwrap();
+        let sdk = project.join("sdkconfig");
+        std::fs::write(&sdk, "").unwrap();
+        let cache = BTreeMap::new();
+        let i = inputs(project, &build, &sdk, &cache);
+        let names: Vec<String> = set_target_steps(&i).into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["fullclean", "sdkconfig-backup", "cmake-configure"]);
     }
 
     #[test]
