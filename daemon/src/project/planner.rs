@@ -462,7 +462,10 @@ impl Planner {
             requirements.insert(
                 d.name.clone(),
                 Requirements {
-                    registered: reg.is_some() || eval.cmake_library,
+                    // A pure CMake component (add_library only) registered itself before ESP-IDF 5.0;
+                    // from 5.0 on, early expansion only counts idf_component_register().
+                    registered: reg.is_some()
+                        || (eval.cmake_library && idf_version.is_some_and(|v| !v.at_least(5, 0))),
                     requires: reg.map(|r| r.requires.clone()).unwrap_or_default(),
                     priv_requires: reg.map(|r| r.priv_requires.clone()).unwrap_or_default(),
                     file: d.dir.join("CMakeLists.txt"),
