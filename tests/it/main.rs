@@ -4,7 +4,7 @@ mod clean;
 mod cli;
 mod daemon;
 mod make;
+mod plan;
 mod service_files;
 mod standin;
 mod tasks;
-mod plan;

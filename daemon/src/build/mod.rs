@@ -3,5 +3,5 @@
 pub mod bundle;
 pub mod env;
 pub mod output;
-pub mod sbom;
 pub mod runner;
+pub mod sbom;
