@@ -1,9 +1,16 @@
-//! Readers for Ninja's files: the build manifest (`build.ninja` and what it includes), the deps log
-//! (`.ninja_deps`), the build log (`.ninja_log`), depfiles and dyndep files; and, on top of them,
-//! what `ninja -t clean` would remove and which edges the next `ninja` would run.
+//! Readers for Ninja's files, and what Ninja would do with them.
 //!
-//! Everything here follows Ninja's own rules (checked against Ninja 1.11 to 1.13), without running
-//! it and without writing anything.
+//! - [`manifest`]: `build.ninja` and what it includes: variables with Ninja's scoping and lazy
+//!   rule evaluation, rules, `build` statements with every kind of input and output, pools,
+//!   defaults, `include`/`subninja`, escapes. Nodes keep the path as Ninja names it;
+//!   [`canon::Normalizer`] adds the normalised form (absolute and relative names of one file);
+//! - [`deps_log`] (`.ninja_deps`), [`build_log`] (`.ninja_log`), [`depfile`] and [`dyndep`] files;
+//! - [`clean`]: what `ninja -t clean` would remove;
+//! - [`dirty`]: which edges the next `ninja` would run, on the disk as it is or if given files
+//!   changed (checked against `ninja -n -d explain`).
+//!
+//! Everything follows Ninja's own rules (Ninja 1.11, with the differences of 1.12 and 1.13 noted
+//! where they matter), without running Ninja and without writing anything.
 pub mod build_log;
 pub mod canon;
 pub mod clean;
@@ -16,7 +23,10 @@ pub mod hash;
 pub mod lexer;
 pub mod manifest;
 
+pub use build_log::BuildLog;
 pub use canon::{Location, Normalizer, canonicalize};
+pub use deps_log::DepsLog;
+pub use dirty::{ChangedFiles, DirtyReport, DirtyScan, RealFileSystem, ScanOptions, predict};
 pub use eval::{EvalString, RuleId, ScopeId};
 pub use lexer::ParseError;
 pub use manifest::{Edge, EdgeId, Escape, Manifest, Node, NodeId, ParseOptions};
