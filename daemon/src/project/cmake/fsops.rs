@@ -34,20 +34,28 @@ pub(crate) fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileInput)> {
 /// the same timestamp tick (coarse file systems have 1-2 s granularity).
 const RACY_WINDOW: Duration = Duration::from_secs(2);
 
-/// Whether a file still has the content it had: size and modification time first, the content
-/// hash only when those changed or cannot be trusted.
-pub(crate) fn file_unchanged(input: &FileInput) -> bool {
+/// Whether the file's size and modification time vouch that it is unchanged: they match the
+/// read, and the modification was old enough at read time that a later change within the same
+/// timestamp tick is impossible.
+pub(crate) fn stat_unchanged(input: &FileInput) -> bool {
     let Ok(metadata) = std::fs::metadata(&input.path) else {
         return false;
     };
-    if metadata.len() == input.len
-        && let (Some(then), Ok(now)) = (input.modified, metadata.modified())
-        && then == now
+    let Some(then) = input.modified else {
+        return false;
+    };
+    metadata.len() == input.len
+        && metadata.modified().is_ok_and(|now| now == then)
         && input
             .read_at
             .duration_since(then)
             .is_ok_and(|age| age > RACY_WINDOW)
-    {
+}
+
+/// Whether a file still has the content it had: size and modification time first, the content
+/// hash only when those changed or cannot be trusted.
+pub(crate) fn file_unchanged(input: &FileInput) -> bool {
+    if stat_unchanged(input) {
         return true;
     }
     match std::fs::read(&input.path) {

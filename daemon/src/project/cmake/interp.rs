@@ -38,12 +38,31 @@ pub(crate) type Parsed = Arc<Result<Arc<[Node]>, ParseError>>;
 pub(crate) struct Shared {
     /// Parsed files by content hash.
     pub(crate) parsed: Mutex<HashMap<u64, Parsed>>,
+    /// The last read of each CMake file: reused without reading while its size and modification
+    /// time are unchanged (and old enough to be trusted), so that files every component sees
+    /// (`project_include.cmake`, shared `.cmake` helpers) are not re-read per component.
+    pub(crate) files: Mutex<HashMap<PathBuf, (FileInput, Parsed)>>,
     pub(crate) regexes: RegexCache,
 }
 
 const PARSE_CACHE_LIMIT: usize = 8192;
 
 impl Shared {
+    /// A previous read of `path` that its current stat still vouches for.
+    fn file_unchanged_since_read(&self, path: &Path) -> Option<(FileInput, Parsed)> {
+        let cached = self.files.lock().ok()?.get(path).cloned()?;
+        fsops::stat_unchanged(&cached.0).then_some(cached)
+    }
+
+    fn remember_file(&self, input: FileInput, parsed: Parsed) {
+        if let Ok(mut map) = self.files.lock() {
+            if map.len() >= PARSE_CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(input.path.clone(), (input, parsed));
+        }
+    }
+
     pub(crate) fn parse_cached(&self, hash: u64, bytes: &[u8]) -> Parsed {
         if let Ok(map) = self.parsed.lock()
             && let Some(found) = map.get(&hash)
@@ -376,18 +395,34 @@ impl<'a> Interp<'a> {
 
     /// Reads and parses a CMake file (parse results are shared by content hash).
     pub(crate) fn load(&mut self, path: &Path) -> Result<Arc<[Node]>, String> {
-        let bytes = self
-            .read_input_file(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let hash = self
-            .inputs
-            .files
-            .iter()
-            .rev()
-            .find(|f| f.path == path)
-            .map(|f| f.hash);
-        let hash = hash.unwrap_or_else(|| fsops::hash_bytes(&bytes));
-        let parsed = self.shared.parse_cached(hash, &bytes);
+        let parsed = match self.shared.file_unchanged_since_read(path) {
+            Some((input, parsed)) => {
+                if self.recorded_files.insert(path.to_path_buf()) {
+                    self.inputs.files.push(input);
+                }
+                parsed
+            }
+            None => {
+                let bytes = self
+                    .read_input_file(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let input = self
+                    .inputs
+                    .files
+                    .iter()
+                    .rev()
+                    .find(|f| f.path == path)
+                    .cloned();
+                let hash = input
+                    .as_ref()
+                    .map_or_else(|| fsops::hash_bytes(&bytes), |f| f.hash);
+                let parsed = self.shared.parse_cached(hash, &bytes);
+                if let Some(input) = input {
+                    self.shared.remember_file(input, parsed.clone());
+                }
+                parsed
+            }
+        };
         match &*parsed {
             Ok(nodes) => Ok(nodes.clone()),
             Err(e) => {

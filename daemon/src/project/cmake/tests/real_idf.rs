@@ -163,6 +163,7 @@ fn every_component_of_a_real_esp_idf() {
 
     let evaluator = Evaluator::new();
     let mut dump = String::new();
+    let mut processing_dump = String::new();
     for pass in [ComponentPass::EarlyExpansion, ComponentPass::Processing] {
         let mut clean = 0;
         let mut unevaluated: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -188,6 +189,32 @@ fn every_component_of_a_real_esp_idf() {
                     reg.map(|g| g.priv_requires.join(";")).unwrap_or_default(),
                     u8::from(reg.is_some()),
                 ));
+            }
+            if pass == ComponentPass::Processing {
+                let join = |paths: &[PathBuf]| {
+                    paths
+                        .iter()
+                        .map(|p| paths::to_cmake(p))
+                        .collect::<Vec<_>>()
+                        .join(";")
+                };
+                for reg in &r.registrations {
+                    for (key, value) in [
+                        ("SRCS", join(&reg.srcs)),
+                        ("SRC_DIRS", join(&reg.src_dirs)),
+                        ("INCLUDE_DIRS", join(&reg.include_dirs)),
+                        ("PRIV_INCLUDE_DIRS", join(&reg.priv_include_dirs)),
+                        ("REQUIRED_IDF_TARGETS", reg.required_idf_targets.join(";")),
+                        ("REGISTERED", "1".into()),
+                    ] {
+                        processing_dump.push_str(&format!("{name}\t{key}\t{value}\n"));
+                    }
+                }
+                let sources = r.target_sources(&format!("__idf_{name}"));
+                if !sources.is_empty() {
+                    processing_dump
+                        .push_str(&format!("{name}\tTARGET_SOURCES\t{}\n", join(&sources)));
+                }
             }
             if r.warnings.is_empty() && r.fatal.is_none() {
                 clean += 1;
@@ -239,6 +266,9 @@ fn every_component_of_a_real_esp_idf() {
     }
     if let Ok(path) = std::env::var("ESPCTL_IDF_DUMP") {
         std::fs::write(path, &dump).expect("dump");
+    }
+    if let Ok(path) = std::env::var("ESPCTL_IDF_DUMP_PROCESSING") {
+        std::fs::write(path, &processing_dump).expect("dump");
     }
     compare_with_cmake(&tree, &names, &values, &dump);
 }
