@@ -23,10 +23,13 @@ pub struct Activated {
     pub via: String,
 }
 
+/// (install path, caller PATH): an activation depends on both.
+type EnvKey = (PathBuf, String);
+
 /// Activated environments, per install and caller PATH, invalidated when the script changes.
 #[derive(Default)]
 pub struct EnvCache {
-    entries: Mutex<HashMap<(PathBuf, String), (Option<SystemTime>, Arc<Activated>)>>,
+    entries: Mutex<HashMap<EnvKey, (Option<SystemTime>, Arc<Activated>)>>,
 }
 
 /// The variables of the daemon's own environment that describe the user rather than a shell session,
@@ -105,11 +108,11 @@ fn run_activation(
     idf_path: &Path,
     base: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, DaemonError> {
-    let shell_script = format!(". \"$ESPCTL_ACTIVATE\" >&2 || exit 97\nenv -0",);
+    let shell_script = ". \"$ESPCTL_ACTIVATE\" >&2 || exit 97\nenv -0";
     let mut env = base.clone();
     env.insert("ESPCTL_ACTIVATE".into(), script.display().to_string());
     let out = std::process::Command::new("bash")
-        .args(["--noprofile", "--norc", "-c", &shell_script])
+        .args(["--noprofile", "--norc", "-c", shell_script])
         .current_dir(idf_path)
         .env_clear()
         .envs(&env)

@@ -277,8 +277,10 @@ impl Planner {
             .is_some_and(|p| p.join("tools/cmake/toolchain-linux.cmake").exists());
 
         // The top-level CMakeLists, up to project().
-        let mut base = InputValues::default();
-        base.env = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut base = InputValues {
+            env: env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ..Default::default()
+        };
         for (k, v) in &params.params.cmake_cache {
             base.cache.insert(k.clone(), v.clone());
         }

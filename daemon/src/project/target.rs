@@ -50,13 +50,11 @@ pub fn validate(name: &str, linux_supported: bool) -> Result<String, DaemonError
 pub fn configured_target(build_dir: &Path, sdkconfig: &Path) -> Option<(String, &'static str)> {
     if let Ok(cache) = std::fs::read_to_string(build_dir.join("CMakeCache.txt")) {
         for line in cache.lines() {
-            if let Some(v) = line.strip_prefix("IDF_TARGET:") {
-                if let Some((_, value)) = v.split_once('=') {
-                    let value = value.trim();
-                    if !value.is_empty() {
-                        return Some((value.to_string(), "build dir (CMakeCache.txt)"));
-                    }
-                }
+            if let Some(v) = line.strip_prefix("IDF_TARGET:")
+                && let Some((_, value)) = v.split_once('=')
+                && !value.trim().is_empty()
+            {
+                return Some((value.trim().to_string(), "build dir (CMakeCache.txt)"));
             }
         }
     }
