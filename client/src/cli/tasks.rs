@@ -304,6 +304,7 @@ mod tests {
                 "bundle_size_bytes": 4096,
                 "manifest": {"schema_version": 1},
             })),
+            diagnostics: Vec::new(),
         }
     }
 

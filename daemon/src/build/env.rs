@@ -26,10 +26,13 @@ pub struct Activated {
 /// (install path, caller PATH): an activation depends on both.
 type EnvKey = (PathBuf, String);
 
+/// An activation and the modification time of the script that produced it.
+type EnvEntry = (Option<SystemTime>, Arc<Activated>);
+
 /// Activated environments, per install and caller PATH, invalidated when the script changes.
 #[derive(Default)]
 pub struct EnvCache {
-    entries: Mutex<HashMap<EnvKey, (Option<SystemTime>, Arc<Activated>)>>,
+    entries: Mutex<HashMap<EnvKey, EnvEntry>>,
 }
 
 /// The variables of the daemon's own environment that describe the user rather than a shell session,
