@@ -11,7 +11,7 @@ pub fn py_int(s: &str, base: u32) -> Option<i128> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let lower_prefix = |p: &str| s.len() >= 2 && s[..2].eq_ignore_ascii_case(p);
+    let lower_prefix = |p: &str| s.get(..2).is_some_and(|h| h.eq_ignore_ascii_case(p));
     let (radix, digits, had_prefix) = match base {
         16 if lower_prefix("0x") => (16, &s[2..], true),
         16 => (16, s, false),
@@ -236,6 +236,8 @@ mod tests {
         assert_eq!(py_int("0x10", 10), None);
         assert_eq!(py_int("0b101", 0), Some(5));
         assert_eq!(py_int("", 10), None);
+        assert_eq!(py_int("€", 16), None);
+        assert_eq!(py_int("0€", 0), None);
     }
 
     #[test]

@@ -582,3 +582,109 @@ fn builtin_root_without_an_idf_tree() {
     );
     assert_eq!(e.get("IDF_ENV_FPGA").unwrap().cmake_value(), None);
 }
+
+/// A small deterministic generator, for inputs nobody would write.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() as usize) % items.len()]
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let pieces = [
+        "config",
+        "menuconfig",
+        "choice",
+        "endchoice",
+        "menu",
+        "endmenu",
+        "if",
+        "endif",
+        "source",
+        "rsource",
+        "orsource",
+        "bool",
+        "int",
+        "hex",
+        "string",
+        "float",
+        "tristate",
+        "default",
+        "depends",
+        "on",
+        "select",
+        "imply",
+        "range",
+        "visible",
+        "option",
+        "env=",
+        "help",
+        "prompt",
+        "set",
+        "A",
+        "B",
+        "C",
+        "y",
+        "n",
+        "0x1F",
+        "-3",
+        "1.5",
+        "\"",
+        "\"s\"",
+        "'q'",
+        "\\",
+        "$(",
+        ")",
+        "(",
+        "$X",
+        "${Y}",
+        "&&",
+        "||",
+        "!",
+        "=",
+        "!=",
+        "<",
+        ">=",
+        "#",
+        "\n",
+        "\n",
+        "\n    ",
+        "\t",
+        " ",
+        "€",
+        "é",
+        ":=",
+        "+=",
+        "$(shell,x)",
+        "$(info,i)",
+        "---help---",
+    ];
+    let mut rng = Lcg(7);
+    for _ in 0..300 {
+        let n = 5 + (rng.next() % 80) as usize;
+        let text: String = (0..n)
+            .map(|_| rng.pick(&pieces))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let t = tree_env(&text, &[("X", "x")]);
+        let e = t.evaluate(&UserValues::none());
+        for v in e.iter() {
+            let _ = (v.cmake_value(), v.sdkconfig_line(), v.value());
+        }
+        let (file, _) =
+            sdkconfig::parse(Path::new("s"), &text.replace(' ', ""), FileKind::Sdkconfig);
+        let (user, _) = t.user_values(&[&file], &[], &[true]);
+        let _ = t.evaluate(&user);
+        let _ = crate::project::config::espctl_toml::parse(Path::new("t"), &text);
+    }
+}
