@@ -8,6 +8,7 @@
 //! - [`Client`]: a JSON-RPC connection with typed calls over the protocol's
 //!   [`Method`](espctl_protocol::Method) markers ([`Client::call`], [`Client::subscribe`]); it checks the
 //!   daemon's protocol version when it connects.
+//! - [`mcp`]: `espctl mcp`, the Model Context Protocol server on stdio that assistants use.
 //! - [`raw`]: an untyped WebSocket to the daemon, for bridges that forward JSON-RPC frames verbatim.
 //! - [`service`]: the systemd and launchd files that run the daemon as a user service.
 //! - [`ClientError`]: daemon errors (with their code and [`ErrorData`](espctl_protocol::ErrorData))
@@ -28,6 +29,7 @@
 pub mod client;
 pub mod connect;
 pub mod error;
+pub mod mcp;
 pub mod raw;
 pub mod service;
 

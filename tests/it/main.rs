@@ -4,6 +4,7 @@ mod clean;
 mod cli;
 mod daemon;
 mod make;
+mod mcp;
 mod plan;
 mod service_files;
 mod standin;
