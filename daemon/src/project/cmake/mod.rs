@@ -26,6 +26,8 @@ mod cmregex;
 mod commands;
 mod condition;
 mod expand;
+mod files;
+mod flow;
 mod fsops;
 mod idf;
 mod interp;
