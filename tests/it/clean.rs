@@ -445,6 +445,24 @@ fn clean_plan_timing_on_a_large_tree() {
         plan.total_bytes
     );
     assert_eq!(plan.would_delete.len(), listed);
+
+    // The next-build prediction on the same tree, against `ninja -n` (which also loads the logs
+    // and stats every node).
+    let mut predicted = 0;
+    let ours = best(&mut || {
+        let (_, report) = espctld::ninja::dirty::predict(
+            &build,
+            &[],
+            &[],
+            espctld::ninja::dirty::ScanOptions::default(),
+        )
+        .unwrap();
+        predicted = report.edges.len();
+    });
+    let ninja = best(&mut || {
+        run_ok(Command::new("ninja").arg("-C").arg(&build).arg("-n"));
+    });
+    eprintln!("next-build prediction: {predicted} edges in {ours:?}; ninja -n: {ninja:?}");
 }
 
 // ---- What the next build would run, on the same CMake project (the Ninja readers' other user) ----
