@@ -23,13 +23,13 @@ pub struct Activated {
     pub via: String,
 }
 
-/// (install path, caller PATH): an activation depends on both.
-type EnvKey = (PathBuf, String);
+/// (install path, the caller's environment): an activation depends on both.
+type EnvKey = (PathBuf, Vec<(String, String)>);
 
 /// An activation and the modification time of the script that produced it.
 type EnvEntry = (Option<SystemTime>, Arc<Activated>);
 
-/// Activated environments, per install and caller PATH, invalidated when the script changes.
+/// Activated environments, per install and caller environment, invalidated when the script changes.
 #[derive(Default)]
 pub struct EnvCache {
     entries: Mutex<HashMap<EnvKey, EnvEntry>>,
@@ -79,7 +79,7 @@ impl EnvCache {
         let stamp = std::fs::metadata(&script).and_then(|m| m.modified()).ok();
         let key = (
             install.path.clone(),
-            caller.get("PATH").cloned().unwrap_or_default(),
+            caller.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         );
         if let Some((cached_stamp, env)) = self
             .entries

@@ -130,7 +130,16 @@ pub fn layout(
             Profile::Release => project_dir.join("sdkconfig.release"),
         });
     let sdkconfig_defaults = match profile {
-        Profile::Debug => None,
+        // The project's own defaults, unless `.espctl.toml` lists the debug profile's.
+        Profile::Debug => profile_cfg
+            .filter(|p| !p.sdkconfig_defaults.is_empty())
+            .map(|p| {
+                p.sdkconfig_defaults
+                    .iter()
+                    .map(|f| rel(f).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(";")
+            }),
         Profile::Release => Some(release_defaults(project_dir, &build_dir, profile_cfg)),
     };
     Layout {
