@@ -82,24 +82,29 @@ impl Interp<'_> {
         self.run_included(&path)
     }
 
-    /// Where `include(target)` reads from: a path (relative ones against
-    /// `CMAKE_CURRENT_SOURCE_DIR`), or a module searched in `CMAKE_MODULE_PATH`. None: a module
-    /// not found there (a CMake-shipped module, not evaluated).
+    /// Where `include(target)` reads from, as CMake resolves it: a relative name is first looked
+    /// up as `<name>.cmake` in `CMAKE_MODULE_PATH`, then taken as a path relative to
+    /// `CMAKE_CURRENT_SOURCE_DIR`. None: a bare module name found nowhere (one of CMake's own
+    /// modules, not evaluated).
     fn resolve_include(&mut self, target: &str) -> Option<PathBuf> {
-        let is_module =
-            !target.contains('/') && !target.contains('\\') && !target.ends_with(".cmake");
-        if is_module && !paths::is_full_path(target) {
-            let module_path = self.var_or_empty("CMAKE_MODULE_PATH");
-            for dir in expand::list_items_nonempty(&module_path) {
-                let candidate = PathBuf::from(dir).join(format!("{target}.cmake"));
-                if self.note_exists(&candidate, ExistsKind::Exists) {
-                    return Some(candidate);
-                }
+        if paths::is_full_path(target) {
+            return Some(paths::absolute(Path::new(target), Path::new("/")));
+        }
+        let module_path = self.var_or_empty("CMAKE_MODULE_PATH");
+        for dir in expand::list_items_nonempty(&module_path) {
+            let candidate = paths::absolute(Path::new(&format!("{target}.cmake")), Path::new(&dir));
+            if self.note_exists(&candidate, ExistsKind::Exists) {
+                return Some(candidate);
             }
-            return None;
         }
         let base = self.current_source_dir();
-        Some(paths::absolute(Path::new(target), &base))
+        let path = paths::absolute(Path::new(target), &base);
+        let bare_module =
+            !target.contains('/') && !target.contains('\\') && !target.ends_with(".cmake");
+        if bare_module && !self.note_exists(&path, ExistsKind::Exists) {
+            return None;
+        }
+        Some(path)
     }
 
     /// Runs an included file in the current scope.

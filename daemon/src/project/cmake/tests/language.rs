@@ -574,3 +574,26 @@ fn cmake_language_call_and_eval() {
     );
     assert_eq!(out, vec!["hello world", "1"]);
 }
+
+#[test]
+fn include_searches_the_module_path_and_warns_about_cmake_modules() {
+    let fixture = Fixture::new();
+    fixture.write("cmake_modules/MyHelpers.cmake", "set(from_module 1)\n");
+    fixture.component(
+        "comp",
+        &format!(
+            "set(CMAKE_MODULE_PATH {})\ninclude(MyHelpers)\nmessage(${{from_module}})\ninclude(CheckCCompilerFlag)\n",
+            paths::to_cmake(&fixture.path("cmake_modules"))
+        ),
+    );
+    let r = fixture.eval("comp", ComponentPass::Processing);
+    assert_eq!(r.fatal, None);
+    assert_eq!(messages(&r), vec!["1"]);
+    assert_eq!(r.warnings.len(), 1);
+    assert!(
+        r.warnings[0].message.contains("CheckCCompilerFlag"),
+        "{}",
+        r.warnings[0]
+    );
+    assert_eq!(r.warnings[0].line, 4);
+}
