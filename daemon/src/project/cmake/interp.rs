@@ -456,13 +456,18 @@ impl<'a> Interp<'a> {
         let values = self.values;
         let recorded = values.variable(name);
         self.note_input(InputKey::Variable(name.to_owned()), recorded);
-        values
+        if let Some(value) = values
             .variables
             .get(name)
             .or_else(|| values.build_properties.get(name))
-            .cloned()
-            .or_else(|| self.cache.get(name).cloned().flatten())
-            .or_else(|| values.cache.get(name).cloned())
+        {
+            return Some(value.clone());
+        }
+        // Cache entries set or unset by the evaluated code hide the input cache.
+        match self.cache.get(name) {
+            Some(entry) => entry.clone(),
+            None => values.cache.get(name).cloned(),
+        }
     }
 
     pub(crate) fn is_defined(&mut self, name: &str) -> bool {

@@ -12,9 +12,10 @@
 //!   read, globs, existence tests), replayable with [`EvalInputs::still_valid`].
 //!
 //! Layout: `syntax` (lexer, parser, block tree), `expand` (escapes, `${}` references, lists),
-//! `scope` (variable scopes), `interp` (flow control, functions and macros, include,
-//! add_subdirectory), `condition` (`if()`), `commands/` (set, list, string, math, file, paths,
-//! properties, targets), `idf` (the ESP-IDF API), `cmregex` (CMake regular expressions),
+//! `scope` (variable scopes), `interp` (the interpreter: dispatch, variables, inputs,
+//! diagnostics), `flow` (loops, `block()`, functions and macros), `files` (`include()`,
+//! `add_subdirectory()`), `condition` (`if()`), `commands/` (set, list, string, math, file,
+//! paths, properties, targets), `idf` (the ESP-IDF API), `cmregex` (CMake regular expressions),
 //! `fsops` (hashing, stamps, globbing), `paths` (CMake path arithmetic).
 //!
 //! Invariants: evaluation never panics and never fails silently — everything it does not evaluate

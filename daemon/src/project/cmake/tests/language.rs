@@ -597,3 +597,23 @@ fn include_searches_the_module_path_and_warns_about_cmake_modules() {
     );
     assert_eq!(r.warnings[0].line, 4);
 }
+
+#[test]
+fn unset_cache_hides_the_input_cache() {
+    let fixture = Fixture::new();
+    let mut values = fixture.values.clone();
+    values.cache.insert("FROM_CACHE".into(), "input".into());
+    fixture.component(
+        "comp",
+        "message(\"[${FROM_CACHE}]\")\nunset(FROM_CACHE CACHE)\nmessage(\"[${FROM_CACHE}]\")\n\
+         set(FROM_CACHE again CACHE STRING doc)\nmessage(\"[$CACHE{FROM_CACHE}]\")\n",
+    );
+    let input = ComponentInput::new(
+        "comp",
+        fixture.component_dir("comp"),
+        ComponentPass::Processing,
+        Arc::new(values),
+    );
+    let r = Evaluator::new().eval_component(&input);
+    assert_eq!(messages(&r), vec!["[input]", "[]", "[again]"]);
+}
