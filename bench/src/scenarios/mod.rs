@@ -9,6 +9,7 @@ use crate::harness::Scenario;
 pub mod bundle;
 pub mod cli;
 pub mod lifecycle;
+pub mod mcp;
 pub mod rpc;
 
 /// Every scenario, in run order.
@@ -17,6 +18,7 @@ pub static SCENARIOS: &[Scenario] = &[
     rpc::CONCURRENT_64,
     cli::CLI_STATUS_WALL,
     bundle::RUST_ELF_BUNDLE,
+    mcp::MCP_SHIM,
     lifecycle::DAEMON_COLD_START,
     lifecycle::DAEMON_IDLE_RSS,
 ];
