@@ -116,6 +116,9 @@ fn clean_target(
         if cleaned.len() <= node.index() {
             cleaned.resize(node.index() + 1, false);
         }
+        if cleaned[node.index()] {
+            continue;
+        }
         if let Some(e) = m.node(node).in_edge() {
             if !m.edge(e).is_phony() {
                 r.remove(m.node(node).path());
