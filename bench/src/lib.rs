@@ -17,7 +17,9 @@ pub mod harness;
 pub mod report;
 pub mod rpc;
 pub mod scenarios;
+pub mod standin;
 pub mod stats;
+pub mod trees;
 
 use std::time::Instant;
 

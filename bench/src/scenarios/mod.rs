@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod cli;
 pub mod lifecycle;
 pub mod mcp;
+pub mod plan;
 pub mod rpc;
 
 /// Every scenario, in run order.
@@ -21,6 +22,10 @@ pub static SCENARIOS: &[Scenario] = &[
     mcp::MCP_SHIM,
     lifecycle::DAEMON_COLD_START,
     lifecycle::DAEMON_IDLE_RSS,
+    plan::PLAN_COLD,
+    plan::PLAN_REPLAN,
+    plan::PLAN_REPLAN_CMAKELISTS,
+    plan::CLEAN_PLAN_20K,
 ];
 
 /// The scenario called `name`.
