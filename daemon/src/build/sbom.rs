@@ -41,14 +41,14 @@ fn one_line(s: &str) -> String {
 }
 
 /// The version of a component: `version:` in its idf_component.yml, else `git describe` when it is a
-/// repository of its own, else the IDF version for IDF components.
-pub fn component_version(dir: &Path, idf_path: Option<&Path>, idf_version: &str) -> String {
+/// repository of its own, else the IDF version for IDF components; None when none of these says.
+pub fn component_version(dir: &Path, idf_path: Option<&Path>, idf_version: &str) -> Option<String> {
     if let Ok(text) = std::fs::read_to_string(dir.join("idf_component.yml")) {
         for line in text.lines() {
             if let Some(v) = line.strip_prefix("version:") {
                 let v = v.trim().trim_matches(['"', '\'']);
                 if !v.is_empty() {
-                    return v.to_string();
+                    return Some(v.to_string());
                 }
             }
         }
@@ -56,7 +56,7 @@ pub fn component_version(dir: &Path, idf_path: Option<&Path>, idf_version: &str)
     if let Some(idf) = idf_path
         && dir.starts_with(idf)
     {
-        return idf_version.to_string();
+        return Some(idf_version.to_string());
     }
     if dir.join(".git").exists() {
         let out = std::process::Command::new("git")
@@ -68,10 +68,10 @@ pub fn component_version(dir: &Path, idf_path: Option<&Path>, idf_version: &str)
         if let Ok(o) = out
             && o.status.success()
         {
-            return String::from_utf8_lossy(&o.stdout).trim().to_string();
+            return Some(String::from_utf8_lossy(&o.stdout).trim().to_string());
         }
     }
-    "NOASSERTION".to_string()
+    None
 }
 
 /// The document, in SPDX 2.3 tag-value format.
@@ -99,10 +99,13 @@ pub fn render(i: &SbomInputs) -> String {
     let _ = writeln!(out, "Created: {now}");
     let _ = writeln!(out);
 
-    let package = |out: &mut String, id: &str, name: &str, version: &str, comment: &str| {
+    // PackageVersion is optional in SPDX 2.3 and takes no NOASSERTION: an unknown version is left out.
+    let package = |out: &mut String, id: &str, name: &str, version: Option<&str>, comment: &str| {
         let _ = writeln!(out, "PackageName: {}", one_line(name));
         let _ = writeln!(out, "SPDXID: {id}");
-        let _ = writeln!(out, "PackageVersion: {}", one_line(version));
+        if let Some(v) = version.filter(|v| !v.trim().is_empty()) {
+            let _ = writeln!(out, "PackageVersion: {}", one_line(v));
+        }
         let _ = writeln!(out, "PackageDownloadLocation: NOASSERTION");
         let _ = writeln!(out, "FilesAnalyzed: false");
         let _ = writeln!(out, "PackageLicenseConcluded: NOASSERTION");
@@ -117,7 +120,7 @@ pub fn render(i: &SbomInputs) -> String {
         &mut out,
         &root,
         project,
-        &project_version,
+        Some(&project_version),
         &format!(
             "ESP-IDF application for {}, built with ESP-IDF {}",
             d.target, i.idf_version
@@ -133,7 +136,7 @@ pub fn render(i: &SbomInputs) -> String {
             &mut out,
             &id,
             name,
-            &version,
+            version.as_deref(),
             &format!("ESP-IDF component at {dir}"),
         );
         relationships.push(format!("{root} DEPENDS_ON {id}"));
@@ -144,7 +147,7 @@ pub fn render(i: &SbomInputs) -> String {
         &mut out,
         &tool_id,
         compiler,
-        compiler_version.as_deref().unwrap_or("NOASSERTION"),
+        compiler_version.as_deref(),
         "the compiler the application was built with",
     );
     relationships.push(format!("{tool_id} BUILD_TOOL_OF {root}"));
@@ -190,7 +193,7 @@ mod tests {
         let mut d = ProjectDescription {
             project_name: "hello_world".into(),
             target: "esp32c3".into(),
-            build_components: vec!["led_strip".into(), "esp_timer".into()],
+            build_components: vec!["led_strip".into(), "esp_timer".into(), "main".into()],
             ..Default::default()
         };
         d.build_component_info.insert(
@@ -204,6 +207,13 @@ mod tests {
             "esp_timer".into(),
             ComponentInfo {
                 dir: "/idf/components/esp_timer".into(),
+                ..Default::default()
+            },
+        );
+        d.build_component_info.insert(
+            "main".into(),
+            ComponentInfo {
+                dir: t.path().join("main").display().to_string(),
                 ..Default::default()
             },
         );
@@ -223,6 +233,8 @@ mod tests {
             "PackageName: led_strip\nSPDXID: SPDXRef-Component-led-strip\nPackageVersion: 2.5.3"
         ));
         assert!(text.contains("SPDXID: SPDXRef-Component-esp-timer\nPackageVersion: 5.3.1"));
+        // No version known: no PackageVersion line at all.
+        assert!(text.contains("SPDXID: SPDXRef-Component-main\nPackageDownloadLocation"));
         assert!(text.contains(
             "Relationship: SPDXRef-Project-hello-world DEPENDS_ON SPDXRef-Component-led-strip"
         ));
