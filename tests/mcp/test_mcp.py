@@ -322,7 +322,7 @@ async def builds(tools_by_name):
     if reason:
         for name in ("build.start, log subscription, build.status to succeeded",
                      "build.start with wait_secs reports progress",
-                     "build.cancel on a slow build",
+                     "wait_secs that runs out, then build.cancel on the slow build",
                      "build.start with an invalid target"):
             await run_check(name, skipped)
         return
@@ -371,10 +371,17 @@ async def builds(tools_by_name):
         await run_check("build.start with wait_secs reports progress", wait_with_progress)
 
         async def cancel_slow():
-            started = structured(await session.call_tool(
+            # Every compile step sleeps 3 s, so a 2 s wait ends with the build still going: the
+            # answer is its status then, and the build goes on.
+            result = await session.call_tool(
                 "build.start",
-                {"path": CFG["slow_project"], "target": target, "env": {"STANDIN_SLOW_MS": "3000"}},
-            ))
+                {"path": CFG["slow_project"], "target": target, "wait_secs": 2,
+                 "env": {"STANDIN_SLOW_MS": "3000"}},
+            )
+            started = structured(result)
+            check(started["status"] in ("pending", "running"), started)
+            check("kind" in started and "progress" in started, f"not a build.status answer: {started}")
+            check("build://log/" in texts(result), texts(result))
             task_id = started["task_id"]
             with anyio.fail_after(120):
                 while (await status_of(session, task_id))["status"] == "pending":
@@ -384,7 +391,7 @@ async def builds(tools_by_name):
             info = await wait_final(session, task_id, timeout=60)
             check(info["status"] == "canceled", info)
 
-        await run_check("build.cancel on a slow build", cancel_slow)
+        await run_check("wait_secs that runs out, then build.cancel on the slow build", cancel_slow)
 
         async def invalid_target():
             result = await session.call_tool("build.start", {"path": project, "target": "esp99"})
