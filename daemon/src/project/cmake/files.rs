@@ -240,12 +240,30 @@ impl Interp<'_> {
 
     /// Takes the top-level function and macro definitions of `path` without running anything.
     pub(crate) fn harvest_definitions(&mut self, path: &Path) {
-        let nodes = match self.load(path) {
+        let failure = match self.read_parsed(path) {
+            Ok((input, parsed)) => match &*parsed {
+                Ok(nodes) => {
+                    self.fallback_files.push(input);
+                    Ok(nodes.clone())
+                }
+                Err(e) => {
+                    self.record_file(input);
+                    Err(format!("syntax error at line {}: {}", e.line, e.message))
+                }
+            },
+            Err(e) => {
+                self.note_exists(path, ExistsKind::Exists);
+                Err(format!("cannot read {}: {e}", path.display()))
+            }
+        };
+        let nodes = match failure {
             Ok(nodes) => nodes,
             Err(e) => {
                 let saved = std::mem::replace(&mut self.file, Arc::from(path));
+                let line = std::mem::replace(&mut self.line, 1);
                 self.warn(format!("command definitions not read: {e}"));
                 self.file = saved;
+                self.line = line;
                 return;
             }
         };

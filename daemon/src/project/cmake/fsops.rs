@@ -34,34 +34,58 @@ pub(crate) fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileInput)> {
 /// the same timestamp tick (coarse file systems have 1-2 s granularity).
 const RACY_WINDOW: Duration = Duration::from_secs(2);
 
-/// Whether the file's size and modification time vouch that it is unchanged: they match the
-/// read, and the modification was old enough at read time that a later change within the same
-/// timestamp tick is impossible.
+/// What a file looks like compared with a recorded read.
+pub(crate) enum FileCheck {
+    /// Size and modification time vouch for it.
+    Unchanged,
+    /// Its stamp moved but its content hash did not: the new size and modification time.
+    SameContent {
+        len: u64,
+        modified: Option<SystemTime>,
+    },
+    Changed,
+}
+
+/// Compares a file with a recorded read: size and modification time first (one `stat`), the
+/// content hash only when those changed or cannot be trusted (a modification within
+/// [`RACY_WINDOW`] of the read may hide a later change in the same timestamp tick).
+pub(crate) fn check_file(input: &FileInput) -> FileCheck {
+    let Ok(metadata) = std::fs::metadata(&input.path) else {
+        return FileCheck::Changed;
+    };
+    let modified = metadata.modified().ok();
+    let trusted = input.modified.is_some_and(|then| {
+        modified == Some(then)
+            && input
+                .read_at
+                .duration_since(then)
+                .is_ok_and(|age| age > RACY_WINDOW)
+    });
+    if trusted && metadata.len() == input.len {
+        return FileCheck::Unchanged;
+    }
+    match std::fs::read(&input.path) {
+        Ok(bytes) if hash_bytes(&bytes) == input.hash => FileCheck::SameContent {
+            len: metadata.len(),
+            modified,
+        },
+        _ => FileCheck::Changed,
+    }
+}
+
+/// Whether the file's size and modification time alone vouch that it is unchanged.
 pub(crate) fn stat_unchanged(input: &FileInput) -> bool {
     let Ok(metadata) = std::fs::metadata(&input.path) else {
         return false;
     };
-    let Some(then) = input.modified else {
-        return false;
-    };
     metadata.len() == input.len
-        && metadata.modified().is_ok_and(|now| now == then)
-        && input
-            .read_at
-            .duration_since(then)
-            .is_ok_and(|age| age > RACY_WINDOW)
-}
-
-/// Whether a file still has the content it had: size and modification time first, the content
-/// hash only when those changed or cannot be trusted.
-pub(crate) fn file_unchanged(input: &FileInput) -> bool {
-    if stat_unchanged(input) {
-        return true;
-    }
-    match std::fs::read(&input.path) {
-        Ok(bytes) => hash_bytes(&bytes) == input.hash,
-        Err(_) => false,
-    }
+        && input.modified.is_some_and(|then| {
+            metadata.modified().is_ok_and(|now| now == then)
+                && input
+                    .read_at
+                    .duration_since(then)
+                    .is_ok_and(|age| age > RACY_WINDOW)
+        })
 }
 
 /// Runs one file-system test.

@@ -154,6 +154,10 @@ pub(crate) struct Interp<'a> {
     pub(crate) commands: HashMap<String, Rc<UserCommand>>,
     /// Definitions taken from `command_files`: used only when no built-in command has the name.
     pub(crate) fallback_commands: HashMap<String, Rc<UserCommand>>,
+    /// The files those definitions come from, recorded as inputs only once the evaluation
+    /// depends on them (so that a change to a helper file a component never uses does not
+    /// invalidate it).
+    pub(crate) fallback_files: Vec<FileInput>,
     /// `set(ENV{...})` / `unset(ENV{...})`.
     pub(crate) env: HashMap<String, Option<String>>,
     /// Cache entries set by evaluated code.
@@ -211,6 +215,7 @@ impl<'a> Interp<'a> {
             scopes,
             commands: HashMap::new(),
             fallback_commands: HashMap::new(),
+            fallback_files: Vec::new(),
             env: HashMap::new(),
             cache: HashMap::new(),
             targets: HashSet::new(),
@@ -395,40 +400,46 @@ impl<'a> Interp<'a> {
 
     /// Reads and parses a CMake file (parse results are shared by content hash).
     pub(crate) fn load(&mut self, path: &Path) -> Result<Arc<[Node]>, String> {
-        let parsed = match self.shared.file_unchanged_since_read(path) {
-            Some((input, parsed)) => {
-                if self.recorded_files.insert(path.to_path_buf()) {
-                    self.inputs.files.push(input);
-                }
-                parsed
-            }
-            None => {
-                let bytes = self
-                    .read_input_file(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                let input = self
-                    .inputs
-                    .files
-                    .iter()
-                    .rev()
-                    .find(|f| f.path == path)
-                    .cloned();
-                let hash = input
-                    .as_ref()
-                    .map_or_else(|| fsops::hash_bytes(&bytes), |f| f.hash);
-                let parsed = self.shared.parse_cached(hash, &bytes);
-                if let Some(input) = input {
-                    self.shared.remember_file(input, parsed.clone());
-                }
-                parsed
+        let (input, parsed) = match self.read_parsed(path) {
+            Ok(found) => found,
+            Err(e) => {
+                self.note_exists(path, ExistsKind::Exists);
+                return Err(format!("cannot read {}: {e}", path.display()));
             }
         };
+        self.record_file(input);
         match &*parsed {
             Ok(nodes) => Ok(nodes.clone()),
             Err(e) => {
                 self.line = e.line;
                 Err(format!("syntax error: {}", e.message))
             }
+        }
+    }
+
+    /// A CMake file and its parse, without recording it as an input.
+    pub(crate) fn read_parsed(&mut self, path: &Path) -> std::io::Result<(FileInput, Parsed)> {
+        if let Some(found) = self.shared.file_unchanged_since_read(path) {
+            return Ok(found);
+        }
+        let (bytes, input) = fsops::read_file(path)?;
+        let parsed = self.shared.parse_cached(input.hash, &bytes);
+        self.shared.remember_file(input.clone(), parsed.clone());
+        Ok((input, parsed))
+    }
+
+    /// Records a file the result depends on.
+    pub(crate) fn record_file(&mut self, input: FileInput) {
+        if self.recorded_files.insert(input.path.clone()) {
+            self.inputs.files.push(input);
+        }
+    }
+
+    /// The result depends on every file of fallback definitions (an unknown command, or an
+    /// `if(COMMAND)`, could be answered differently if one of them changed).
+    pub(crate) fn record_fallback_files(&mut self) {
+        for input in std::mem::take(&mut self.fallback_files) {
+            self.record_file(input);
         }
     }
 
@@ -666,8 +677,17 @@ impl<'a> Interp<'a> {
             return flow;
         }
         if let Some(command) = self.fallback_commands.get(&call.name).cloned() {
+            if let Some(input) = self
+                .fallback_files
+                .iter()
+                .find(|f| *f.path == *command.file)
+                .cloned()
+            {
+                self.record_file(input);
+            }
             return self.invoke(&command, call);
         }
+        self.record_fallback_files();
         // Still expand the arguments: a malformed reference is an error whatever the command.
         let _ = try_flow!(self.expand_args(call));
         self.warn_not_evaluated(&call.name);
@@ -710,7 +730,8 @@ impl<'a> Interp<'a> {
     }
 
     /// Whether `name` is a command (for `if(COMMAND)`).
-    pub(crate) fn command_exists(&self, name: &str) -> bool {
+    pub(crate) fn command_exists(&mut self, name: &str) -> bool {
+        self.record_fallback_files();
         let lower = name.to_ascii_lowercase();
         self.commands.contains_key(&lower)
             || self.fallback_commands.contains_key(&lower)

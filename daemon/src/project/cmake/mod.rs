@@ -338,22 +338,18 @@ impl EvalInputs {
         if !self.exists_checks.iter().all(fsops::exists_unchanged) {
             return None;
         }
-        if !stamps.iter().all(fsops::file_unchanged) {
-            return None;
-        }
-        let mut refreshed = None;
-        // Files whose stamp changed but content did not: remember their new stamps.
+        let mut refreshed: Option<Vec<FileInput>> = None;
         for (i, stamp) in stamps.iter().enumerate() {
-            let Ok(metadata) = std::fs::metadata(&stamp.path) else {
-                continue;
-            };
-            let modified = metadata.modified().ok();
-            if modified != stamp.modified || metadata.len() != stamp.len {
-                let stamps = refreshed.get_or_insert_with(|| stamps.to_vec());
-                let entry: &mut FileInput = &mut stamps[i];
-                entry.modified = modified;
-                entry.len = metadata.len();
-                entry.read_at = std::time::SystemTime::now();
+            match fsops::check_file(stamp) {
+                fsops::FileCheck::Unchanged => {}
+                fsops::FileCheck::Changed => return None,
+                // Touched but not changed: remember the new stamp so the next check is a stat.
+                fsops::FileCheck::SameContent { len, modified } => {
+                    let stamps = refreshed.get_or_insert_with(|| stamps.to_vec());
+                    stamps[i].len = len;
+                    stamps[i].modified = modified;
+                    stamps[i].read_at = std::time::SystemTime::now();
+                }
             }
         }
         if !self.globs.iter().all(fsops::glob_unchanged) {

@@ -250,3 +250,47 @@ fn evaluator_is_send_and_sync_and_works_in_parallel() {
         }
     });
 }
+
+#[test]
+fn command_files_are_inputs_only_when_used() {
+    let fixture = Fixture::new();
+    let helper = fixture.write(
+        "helpers/project_include.cmake",
+        "function(helper_fn)\nendfunction()\n",
+    );
+    fixture.component("plain", "idf_component_register(SRCS a.c)\n");
+    fixture.component("user", "helper_fn()\nidf_component_register(SRCS a.c)\n");
+    fixture.component("unknown", "not_defined_anywhere()\n");
+    let evaluator = Evaluator::new();
+    let input = |name: &str| {
+        let mut input = fixture.input(name, ComponentPass::Processing);
+        input.command_files = vec![helper.clone()];
+        input
+    };
+    let plain = evaluator.eval_component_cached(&input("plain"));
+    let user = evaluator.eval_component_cached(&input("user"));
+    let unknown = evaluator.eval_component_cached(&input("unknown"));
+    assert!(!plain.inputs.files.iter().any(|f| f.path == helper));
+    assert!(user.inputs.files.iter().any(|f| f.path == helper));
+    assert!(unknown.inputs.files.iter().any(|f| f.path == helper));
+    // A new definition in the helper file: components that could see it are re-evaluated.
+    fixture.write(
+        "helpers/project_include.cmake",
+        "function(helper_fn)\nendfunction()\nfunction(not_defined_anywhere)\nendfunction()\n",
+    );
+    assert!(Arc::ptr_eq(
+        &plain,
+        &evaluator.eval_component_cached(&input("plain"))
+    ));
+    assert!(!Arc::ptr_eq(
+        &user,
+        &evaluator.eval_component_cached(&input("user"))
+    ));
+    let unknown_again = evaluator.eval_component_cached(&input("unknown"));
+    assert!(!Arc::ptr_eq(&unknown, &unknown_again));
+    assert!(
+        unknown_again.warnings.is_empty(),
+        "{:?}",
+        unknown_again.warnings
+    );
+}

@@ -180,7 +180,7 @@ fn every_component_of_a_real_esp_idf() {
             if pass == ComponentPass::Processing {
                 input.command_files = command_files.clone();
             }
-            let r = evaluator.eval_component(&input);
+            let r = evaluator.eval_component_cached(&input);
             if pass == ComponentPass::EarlyExpansion {
                 let reg = r.registration();
                 dump.push_str(&format!(
@@ -264,6 +264,31 @@ fn every_component_of_a_real_esp_idf() {
             println!("   fatal: {f}");
         }
     }
+    // A re-plan with nothing changed: every result comes back from the cache after validation.
+    let before = evaluator.stats();
+    let started = Instant::now();
+    for pass in [ComponentPass::EarlyExpansion, ComponentPass::Processing] {
+        for name in &names {
+            let mut input = ComponentInput::new(
+                name.clone(),
+                components_dir.join(name),
+                pass,
+                values.clone(),
+            );
+            if pass == ComponentPass::Processing {
+                input.command_files = command_files.clone();
+            }
+            evaluator.eval_component_cached(&input);
+        }
+    }
+    let after = evaluator.stats();
+    println!(
+        "== cached re-plan, nothing changed: {} components x 2 passes in {:?}, {} re-evaluated",
+        names.len(),
+        started.elapsed(),
+        after.evaluations - before.evaluations
+    );
+    assert_eq!(after.evaluations, before.evaluations);
     if let Ok(path) = std::env::var("ESPCTL_IDF_DUMP") {
         std::fs::write(path, &dump).expect("dump");
     }
