@@ -252,8 +252,11 @@ method!(
 pub struct BuildStartParams {
     /// The project directory (absolute).
     pub path: String,
+    /// Chip (esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32h2, esp32p4).
+    /// Omit it to use the project's default_target, then the configured one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// `debug` (default: build/, sdkconfig) or `release` (build-release/, sdkconfig.release).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
     /// Pin an ESP-IDF version; written to `.idf-version` when the project has none.

@@ -107,6 +107,13 @@ pub enum Command {
     /// bridge waits for outstanding responses, then exits 0; it also exits 0 when the daemon closes
     /// the connection. The daemon is started if it is not running.
     Rpc,
+    /// Serve the Model Context Protocol on stdin/stdout, for AI assistants
+    ///
+    /// The tools and resources are the daemon's methods (from its method catalog); see "Using espctl
+    /// with AI assistants" in the README for client configuration. The daemon is started on demand;
+    /// without it, tools/list still answers and each tool call says why it cannot run. With
+    /// CONTROL_BASE_URL set, `build` only returns the build plan (planning mode).
+    Mcp,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +260,7 @@ async fn run(cli: Cli, out: Output) -> Outcome {
             Ok(0)
         }
         Command::Rpc => rpc::run(&socket).await,
+        Command::Mcp => espctl::mcp::run(&socket).await,
     }
 }
 
