@@ -525,7 +525,14 @@ async fn plan_blocking(
 ) -> Result<espctl_protocol::plan::BuildPlan, DaemonError> {
     let planner = d.planner.clone();
     let tasks = d.tasks.clone();
+    let builder = d.builder.clone();
     tokio::task::spawn_blocking(move || {
+        let sandbox = match builder.sandbox() {
+            crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
+            crate::sandbox::Sandbox::Unsandboxed { reason } => {
+                ("none".to_string(), Some(reason.clone()))
+            }
+        };
         let history =
             |project: &std::path::Path, target: &str, profile: espctl_protocol::plan::Profile| {
                 tasks
@@ -540,6 +547,7 @@ async fn plan_blocking(
             default_idf_version: None,
             history: &history,
             ccache: ccache_enabled(&params.env),
+            sandbox,
         };
         planner.plan(&params, &ctx)
     })

@@ -256,6 +256,9 @@ pub struct BuildPlan {
     pub estimate_note: String,
     /// The caller environment the plan used.
     pub environment: BTreeMap<String, String>,
+    /// The sandbox the build's steps would run in: `bubblewrap` or `none` (then `warnings` says why).
+    #[serde(default)]
+    pub sandbox: String,
 }
 
 /// Params of `get_clean_plan`.

@@ -38,6 +38,8 @@ pub struct PlanContext<'a> {
     pub history: &'a (dyn Fn(&Path, &str, Profile) -> Option<f64> + Sync),
     /// Whether ccache would be used (ESP-IDF's IDF_CCACHE_ENABLE semantics, decided by the caller).
     pub ccache: bool,
+    /// The sandbox builds run in (`bubblewrap` or `none`), and why there is none.
+    pub sandbox: (String, Option<String>),
 }
 
 /// The planner, with its caches. One per daemon.
@@ -807,6 +809,14 @@ impl Planner {
             estimated_duration_secs,
             estimate_note,
             environment: params.env.clone(),
+            sandbox: ctx.sandbox.0.clone(),
+        })
+        .map(|mut plan| {
+            if let Some(why) = &ctx.sandbox.1 {
+                plan.warnings
+                    .push(diag(format!("the build would run unsandboxed: {why}")));
+            }
+            plan
         })
     }
 
@@ -957,6 +967,7 @@ impl Planner {
             estimated_duration_secs,
             estimate_note,
             environment: params.env.clone(),
+            sandbox: ctx.sandbox.0.clone(),
         })
     }
 
