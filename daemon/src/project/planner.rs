@@ -264,23 +264,7 @@ impl Planner {
         let env = &params.env;
 
         // The IDF install.
-        let request = version_request(params, project_dir, &toml, ctx);
-        let mut search = idf::SearchConfig {
-            home: ctx.home.clone(),
-            extra_paths: ctx.idf_paths.clone(),
-        };
-        search
-            .extra_paths
-            .extend(toml.idf_search_paths(project_dir));
-        let resolved = idf::resolve(request, idf::find_installs(env, &search));
-        if let Some(missing) = &resolved.pin_missing {
-            warnings.push(diag(missing.clone()));
-        } else if resolved.install.is_none() {
-            warnings.push(diag(format!(
-                "{}; the plan covers the project's own components only",
-                idf::NO_INSTALL_HINT
-            )));
-        }
+        let resolved = resolve_idf(params, ctx, project_dir, &toml, &mut warnings);
         let idf_path = resolved.install.as_ref().map(|i| i.path.clone());
         let idf_version = resolved.install.as_ref().and_then(|i| i.version);
         let linux_supported = idf_path
@@ -849,20 +833,7 @@ impl Planner {
             params.params.build_dir.as_deref(),
             &toml,
         );
-        let request = version_request(params, project_dir, &toml, ctx);
-        let mut search = idf::SearchConfig {
-            home: ctx.home.clone(),
-            extra_paths: ctx.idf_paths.clone(),
-        };
-        search
-            .extra_paths
-            .extend(toml.idf_search_paths(project_dir));
-        let resolved = idf::resolve(request, idf::find_installs(&params.env, &search));
-        if let Some(missing) = &resolved.pin_missing {
-            warnings.push(diag(missing.clone()));
-        } else if resolved.install.is_none() {
-            warnings.push(diag(idf::NO_INSTALL_HINT));
-        }
+        let resolved = resolve_idf(params, ctx, project_dir, &toml, &mut warnings);
         let idf_path = resolved.install.as_ref().map(|i| i.path.clone());
         let choice = target::choose(&target::Inputs {
             explicit: params.target.clone(),
@@ -1024,6 +995,35 @@ impl Planner {
             }
         }
     }
+}
+
+/// The IDF install a plan uses: the version request in the documented order, resolved against the
+/// installs visible from the caller's environment. What is missing becomes a warning.
+fn resolve_idf(
+    params: &BuildPlanParams,
+    ctx: &PlanContext,
+    project_dir: &Path,
+    toml: &project_config::EspctlToml,
+    warnings: &mut Vec<PlanDiagnostic>,
+) -> idf::Resolved {
+    let request = version_request(params, project_dir, toml, ctx);
+    let mut search = idf::SearchConfig {
+        home: ctx.home.clone(),
+        extra_paths: ctx.idf_paths.clone(),
+    };
+    search
+        .extra_paths
+        .extend(toml.idf_search_paths(project_dir));
+    let resolved = idf::resolve(request, idf::find_installs(&params.env, &search));
+    if let Some(missing) = &resolved.pin_missing {
+        warnings.push(diag(missing.clone()));
+    } else if resolved.install.is_none() {
+        warnings.push(diag(format!(
+            "{}; the plan covers the project's own components only",
+            idf::NO_INSTALL_HINT
+        )));
+    }
+    resolved
 }
 
 /// Components as a real configure recorded them, with our source classification and reasons kept.
