@@ -10,31 +10,13 @@ use std::time::Duration;
 use espctl_tests::{
     TestDaemon, copy_fixture, describe, standin_env, standin_idf_path, wait_for, ws_client,
 };
-use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::core::client::SubscriptionClientT;
 use serde_json::{Value, json};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn params(v: Value) -> jsonrpsee::core::params::ObjectParams {
-    let mut p = jsonrpsee::core::params::ObjectParams::new();
-    for (k, v) in v.as_object().unwrap() {
-        p.insert(k, v.clone()).unwrap();
-    }
-    p
-}
+use espctl_tests::{named_params as params, runtime as rt};
 
 fn call(d: &TestDaemon, method: &str, p: Value) -> Result<Value, String> {
-    rt().block_on(async {
-        let c = ws_client(&d.socket).await;
-        c.request::<Value, _>(method, params(p))
-            .await
-            .map_err(|e| e.to_string())
-    })
+    espctl_tests::rpc_call(&d.socket, method, p)
 }
 
 /// The stand-in's environment as a request's `env`, plus extra variables (the stand-in's knobs).

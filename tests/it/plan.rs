@@ -8,25 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use espctl_tests::{
-    TestDaemon, copy_fixture, describe, standin_env, standin_idf_path, tree_snapshot, ws_client,
+    TestDaemon, copy_fixture, describe, standin_env, standin_idf_path, tree_snapshot,
 };
-use jsonrpsee::core::client::ClientT;
 use serde_json::{Value, json};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn params(v: Value) -> jsonrpsee::core::params::ObjectParams {
-    let mut p = jsonrpsee::core::params::ObjectParams::new();
-    for (k, v) in v.as_object().unwrap() {
-        p.insert(k, v.clone()).unwrap();
-    }
-    p
-}
 
 /// The caller environment a client would forward: the stand-in's activated one.
 fn forwarded(env: &[(String, String)]) -> BTreeMap<String, String> {
@@ -37,12 +21,7 @@ fn forwarded(env: &[(String, String)]) -> BTreeMap<String, String> {
 }
 
 fn call(d: &TestDaemon, method: &str, p: Value) -> Result<Value, String> {
-    rt().block_on(async {
-        let c = ws_client(&d.socket).await;
-        c.request::<Value, _>(method, params(p))
-            .await
-            .map_err(|e| e.to_string())
-    })
+    espctl_tests::rpc_call(&d.socket, method, p)
 }
 
 fn plan(d: &TestDaemon, dir: &Path, env: &[(String, String)], extra: Value) -> Value {

@@ -567,3 +567,35 @@ pub fn standin_env() -> Option<Vec<(String, String)>> {
             .collect(),
     )
 }
+
+/// A current-thread runtime for a test's blocking calls.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// JSON-RPC named params from a JSON object.
+pub fn named_params(v: serde_json::Value) -> jsonrpsee::core::params::ObjectParams {
+    let mut p = jsonrpsee::core::params::ObjectParams::new();
+    for (k, v) in v.as_object().expect("params must be an object") {
+        p.insert(k, v.clone()).expect("serializable param");
+    }
+    p
+}
+
+/// Calls `method` on the daemon over a fresh WebSocket connection; the error is the client's text.
+pub fn rpc_call(
+    socket: &Path,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    use jsonrpsee::core::client::ClientT;
+    runtime().block_on(async {
+        let c = ws_client(socket).await;
+        c.request::<serde_json::Value, _>(method, named_params(params))
+            .await
+            .map_err(|e| e.to_string())
+    })
+}

@@ -604,7 +604,7 @@ mod tests {
 
     fn result() -> BuildRustElfResult {
         BuildRustElfResult {
-            bundle_path: "/work/blink-flash-bundle.tar.gz".into(),
+            bundle_path: "/home/dev/blink-flash-bundle.tar.gz".into(),
             bundle_size_bytes: 119675,
             manifest: Manifest {
                 schema_version: 1,
@@ -639,7 +639,7 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "Bundle    /work/blink-flash-bundle.tar.gz",
+                "Bundle    /home/dev/blink-flash-bundle.tar.gz",
                 "Size      119675 bytes (116.9 KiB)",
                 "Target    esp32c3",
                 "Project   blink (ref unknown, n/a-rust-no_std)",
