@@ -10,3 +10,4 @@ pub mod metadata;
 pub mod pipeline;
 pub mod planner;
 pub mod target;
+pub mod wildcard;
