@@ -760,11 +760,10 @@ async fn sbom_create(
 ) -> Result<m::SbomCreateResult, DaemonError> {
     let result = build_result_of(&d, &p.task_id)?;
     let unique = p.task_id.to_string();
-    let (path, packages) = tokio::task::spawn_blocking(move || {
-        crate::build::runner::sbom_for_result(&result, &std::collections::BTreeMap::new(), &unique)
-    })
-    .await
-    .map_err(|e| DaemonError::internal(format!("sbom stopped: {e}")))??;
+    let (path, packages) =
+        tokio::task::spawn_blocking(move || crate::build::runner::write_sbom(&result, &unique))
+            .await
+            .map_err(|e| DaemonError::internal(format!("sbom stopped: {e}")))??;
     Ok(m::SbomCreateResult {
         task_id: p.task_id,
         sbom_path: path,

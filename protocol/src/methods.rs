@@ -331,6 +331,11 @@ pub struct BuildResult {
     pub retained_elf: Option<String>,
     /// `bubblewrap` or `none`.
     pub sandbox: String,
+    /// The C compiler the build used, and the first line of its `--version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compiler_version: Option<String>,
     pub duration_secs: f64,
     /// The steps that ran, with their durations.
     pub steps: Vec<StepReport>,

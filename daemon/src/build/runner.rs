@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use espctl_protocol::ErrorCode;
 use espctl_protocol::methods::{BuildResult, StepReport};
-use espctl_protocol::plan::{BuildPlan, PipelineStep, Profile};
+use espctl_protocol::plan::{BuildPlan, PipelineStep};
 use espctl_protocol::task::Diagnostic;
 use tokio::sync::Semaphore;
 
@@ -431,17 +431,10 @@ pub async fn run(
 
     // After a successful build: what it made, and what was asked to keep.
     let artifacts = existing_artifacts(&build_dir, &plan.project_name);
-    let mut sbom_path = None;
-    if req.sbom {
-        sbom_path = Some(write_sbom(
-            &project_dir,
-            &build_dir,
-            plan,
-            &activated,
-            ctx.id.as_str(),
-        )?);
-        ctx.log(&format!("espctld: wrote {}", sbom_path.as_ref().unwrap()));
-    }
+    // The compiler the build used, recorded so that an SBOM made later names the same toolchain.
+    let compiler = env::cross_compiler(idf_path.as_deref(), &plan.target);
+    let compiler_version = env::which(&compiler, &activated.vars)
+        .and_then(|c| super::sbom::compiler_version(&c, &activated.vars));
     let mut retained_elf = None;
     if req.keep_elf {
         let elf = app_elf(&build_dir, &plan.project_name);
@@ -475,7 +468,7 @@ pub async fn run(
         ));
     }
     let duration = started.elapsed().as_secs_f64();
-    let result = BuildResult {
+    let mut result = BuildResult {
         project_dir: plan.project_dir.clone(),
         project_name: plan.project_name.clone(),
         target: plan.target.clone(),
@@ -492,12 +485,19 @@ pub async fn run(
         bundle_path: bundle.as_ref().map(|b| b.0.display().to_string()),
         bundle_size_bytes: bundle.as_ref().map(|b| b.1),
         manifest: bundle.map(|b| b.2),
-        sbom_path,
+        sbom_path: None,
         retained_elf,
         sandbox: sandbox.name().to_string(),
+        compiler: Some(compiler),
+        compiler_version,
         duration_secs: duration,
         steps: reports,
     };
+    if req.sbom {
+        let (path, _) = write_sbom(&result, ctx.id.as_str())?;
+        ctx.log(&format!("espctld: wrote {path}"));
+        result.sbom_path = Some(path);
+    }
     serde_json::to_value(result)
         .map_err(|e| DaemonError::internal(format!("cannot encode the result: {e}")))
 }
@@ -693,84 +693,29 @@ fn existing_artifacts(build_dir: &Path, project: &str) -> Vec<String> {
     out
 }
 
-fn write_sbom(
-    project_dir: &Path,
-    build_dir: &Path,
-    plan: &BuildPlan,
-    activated: &Activated,
-    unique: &str,
-) -> Result<String, DaemonError> {
-    let description =
-        crate::project::metadata::read_project_description(build_dir).ok_or_else(|| {
-            DaemonError::new(
-                ErrorCode::Runtime,
-                format!("{} has no project_description.json", build_dir.display()),
-            )
-        })?;
-    let compiler_name = env::cross_compiler(
-        plan.idf_version_resolved.idf_path.as_deref().map(Path::new),
-        &plan.target,
-    );
-    let compiler_version = env::which(&compiler_name, &activated.vars)
-        .and_then(|c| super::sbom::compiler_version(&c, &activated.vars));
-    let text = super::sbom::render(&super::sbom::SbomInputs {
-        project_dir,
-        description: &description,
-        idf_version: plan
-            .idf_version_resolved
-            .version
-            .as_deref()
-            .unwrap_or("unknown"),
-        idf_path: plan.idf_version_resolved.idf_path.as_deref().map(Path::new),
-        toolchain: (&compiler_name, compiler_version),
-        unique,
-    });
-    let path = build_dir.join("sbom.spdx");
-    let tmp = build_dir.join(".sbom.spdx.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
-            DaemonError::new(
-                ErrorCode::Runtime,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
-    Ok(path.display().to_string())
-}
-
-/// An SBOM for a finished build (`sbom.create`): the same document `--sbom` writes.
-pub fn sbom_for_result(
-    result: &BuildResult,
-    caller_env: &BTreeMap<String, String>,
-    unique: &str,
-) -> Result<(String, u32), DaemonError> {
+/// Writes `<build_dir>/sbom.spdx` for a finished build (the `--sbom` option and `sbom.create`):
+/// returns its path and how many packages it lists.
+pub fn write_sbom(result: &BuildResult, unique: &str) -> Result<(String, u32), DaemonError> {
     let build_dir = PathBuf::from(&result.build_dir);
     let description =
         crate::project::metadata::read_project_description(&build_dir).ok_or_else(|| {
             DaemonError::new(
                 ErrorCode::Runtime,
-                format!(
-                    "{} has no project_description.json any more",
-                    build_dir.display()
-                ),
+                format!("{} has no project_description.json", build_dir.display()),
             )
             .with_hint("build the project again, then create the SBOM")
         })?;
-    let idf_path = result
-        .idf_path
-        .as_ref()
-        .or(caller_env.get("IDF_PATH"))
-        .map(PathBuf::from);
-    let compiler_name = env::cross_compiler(idf_path.as_deref(), &result.target);
-    let env_vars = env::base_env(caller_env);
-    let compiler_version = env::which(&compiler_name, &env_vars)
-        .and_then(|c| super::sbom::compiler_version(&c, &env_vars));
+    let idf_path = result.idf_path.as_deref().map(Path::new);
+    let compiler = result
+        .compiler
+        .clone()
+        .unwrap_or_else(|| env::cross_compiler(idf_path, &result.target));
     let text = super::sbom::render(&super::sbom::SbomInputs {
         project_dir: Path::new(&result.project_dir),
         description: &description,
         idf_version: &result.idf_version,
-        idf_path: idf_path.as_deref(),
-        toolchain: (&compiler_name, compiler_version),
+        idf_path,
+        toolchain: (&compiler, result.compiler_version.clone()),
         unique,
     });
     let packages = text
@@ -788,9 +733,4 @@ pub fn sbom_for_result(
             )
         })?;
     Ok((path.display().to_string(), packages))
-}
-
-/// The profile's name as recorded in build durations.
-pub fn profile_key(p: Profile) -> &'static str {
-    p.as_str()
 }
