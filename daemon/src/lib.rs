@@ -18,4 +18,5 @@ pub mod rpc;
 pub mod sandbox;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod tasks;

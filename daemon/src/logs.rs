@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::sync::LockExt;
 use espctl_protocol::task::TaskId;
 use tokio::sync::watch;
 
@@ -82,7 +83,7 @@ impl LogWriter {
     /// Appends lines (without terminators; embedded newlines are split into several lines).
     pub fn append(&mut self, lines: &[&str]) -> io::Result<()> {
         let mut buf = Vec::new();
-        let mut index = self.shared.index.lock().unwrap_or_else(|p| p.into_inner());
+        let mut index = self.shared.index.locked();
         let mut pos = index.end();
         for line in lines {
             for part in line.split('\n') {
@@ -145,30 +146,23 @@ impl LogStore {
             index: Mutex::new(index),
             lines,
         });
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), shared.clone());
+        self.live.locked().insert(id.clone(), shared.clone());
         Ok(LogWriter { file, shared })
     }
 
     /// Marks a task's log finished: readers use the file alone from now on, and followers are woken so
     /// they notice the end.
     pub fn finish(&self, id: &TaskId) {
-        let live = self
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        let live = self.live.locked().remove(id);
         if let Some(live) = live {
-            let index = live.index.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let index = live.index.locked().clone();
             self.cache_finished(id, Arc::new(index));
             live.lines.send_modify(|_| {});
         }
     }
 
     fn cache_finished(&self, id: &TaskId, index: Arc<LineIndex>) {
-        let mut cache = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.finished.locked();
         if cache.len() >= FINISHED_INDEX_CACHE {
             cache.clear();
         }
@@ -177,25 +171,14 @@ impl LogStore {
 
     /// A receiver that changes whenever lines are appended, or `None` when the log is not live.
     pub fn follow(&self, id: &TaskId) -> Option<watch::Receiver<u64>> {
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|l| l.lines.subscribe())
+        self.live.locked().get(id).map(|l| l.lines.subscribe())
     }
 
     fn index(&self, id: &TaskId) -> io::Result<Arc<LineIndex>> {
-        if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(Arc::new(
-                live.index.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            ));
+        if let Some(live) = self.live.locked().get(id) {
+            return Ok(Arc::new(live.index.locked().clone()));
         }
-        if let Some(idx) = self
-            .finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-        {
+        if let Some(idx) = self.finished.locked().get(id) {
             return Ok(idx.clone());
         }
         let index = Arc::new(LineIndex::build(&self.path(id))?);
@@ -205,8 +188,8 @@ impl LogStore {
 
     /// Number of lines in a task's log.
     pub fn line_count(&self, id: &TaskId) -> io::Result<u64> {
-        if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
-            return Ok(live.index.lock().unwrap_or_else(|p| p.into_inner()).lines());
+        if let Some(live) = self.live.locked().get(id) {
+            return Ok(live.index.locked().lines());
         }
         Ok(self.index(id)?.lines())
     }
@@ -225,15 +208,10 @@ impl LogStore {
             });
         }
         let (start_byte, end_byte) = {
-            let live = self
-                .live
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(id)
-                .cloned();
+            let live = self.live.locked().get(id).cloned();
             match live {
                 Some(l) => {
-                    let idx = l.index.lock().unwrap_or_else(|p| p.into_inner());
+                    let idx = l.index.locked();
                     (idx.starts[offset as usize], idx.starts[end_line as usize])
                 }
                 None => {
@@ -263,10 +241,7 @@ impl LogStore {
 
     /// Deletes a finished task's log.
     pub fn remove(&self, id: &TaskId) {
-        self.finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.finished.locked().remove(id);
         let _ = std::fs::remove_file(self.path(id));
     }
 }

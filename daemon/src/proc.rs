@@ -22,6 +22,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::oneshot;
 
 use crate::store::ProcessGroupRecord;
+use crate::sync::LockExt;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -101,8 +102,7 @@ impl Spawner {
     pub async fn spawn(&self, request: SpawnRequest) -> io::Result<Spawned> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .send((request, reply))
             .map_err(|_| io::Error::other("the spawner thread is gone"))?;
         let (child, reader) = answer

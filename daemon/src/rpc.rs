@@ -25,6 +25,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::bundle;
 use crate::error::DaemonError;
 use crate::server::Daemon;
+use crate::sync::LockExt;
 
 /// Lines per `build.log` notification and the default/maximum of `build.log_read`.
 const LOG_CHUNK_LINES: u64 = 1000;
@@ -475,7 +476,7 @@ async fn build_rust_elf(
                     })
                 }
                 Err(e) => {
-                    *failure_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                    *failure_slot.locked() = Some(e.clone());
                     Err(e)
                 }
             }
@@ -491,7 +492,7 @@ async fn build_rust_elf(
                     .map_err(|e| DaemonError::internal(format!("cannot decode the result: {e}")))
             }),
         _ => {
-            let recorded = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let recorded = failure.locked().take();
             let mut err = recorded.unwrap_or_else(|| {
                 DaemonError::new(
                     ErrorCode::Runtime,

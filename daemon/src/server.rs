@@ -22,6 +22,7 @@ use interprocess::local_socket::traits::tokio::Listener as _;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use tokio_util::sync::CancellationToken;
 
+use crate::sync::LockExt;
 use crate::tasks::{TaskSettings, Tasks};
 
 /// Largest request body accepted (bigger ones get an error and the connection goes on).
@@ -55,15 +56,11 @@ pub struct Activity {
 
 impl Activity {
     pub fn touch(&self) {
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        *self.last.locked() = Some(Instant::now());
     }
 
     fn idle_for(&self) -> Duration {
-        self.last
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|t| t.elapsed())
-            .unwrap_or_default()
+        self.last.locked().map(|t| t.elapsed()).unwrap_or_default()
     }
 
     pub fn open_connections(&self) -> usize {

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use crate::sync::LockExt;
 use espctl_protocol::task::{TaskId, TaskInfo, TaskKind, TaskStatus};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -91,9 +92,7 @@ impl Store {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (every write is one statement
-        // or a transaction), so a poisoned lock is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.conn.locked()
     }
 
     pub fn insert(&self, task: &TaskInfo, params_json: Option<&str>) -> Result<()> {

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::DaemonError;
 use crate::logs::{LogStore, LogWriter};
 use crate::store::{ProcessGroupRecord, Store};
+use crate::sync::LockExt;
 
 /// How many finished tasks `get` keeps in memory.
 const FINISHED_CACHE: usize = 1024;
@@ -98,7 +99,7 @@ impl TaskContext {
     }
 
     pub fn log_lines(&self, lines: &[&str]) {
-        let mut w = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut w = self.log.locked();
         if let Err(e) = w.append(lines) {
             tracing::error!(task = %self.id, "cannot write task log: {e}");
         }
@@ -235,7 +236,7 @@ impl Tasks {
             return;
         }
         {
-            let mut cache = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = self.finished.locked();
             for id in &ids {
                 cache.remove(id);
             }
@@ -322,7 +323,7 @@ impl Tasks {
             .map_err(|e| DaemonError::internal(format!("cannot create the task log: {e}")))?;
         let cancel = CancellationToken::new();
         {
-            let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            let mut live = self.live.locked();
             self.store.insert(&info, Some(&params.to_string()))?;
             let (state, _) = watch::channel(info.clone());
             live.insert(
@@ -389,12 +390,7 @@ impl Tasks {
     }
 
     fn kill_group(&self, id: &TaskId) {
-        let group = self
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .and_then(|t| t.group);
+        let group = self.live.locked().get(id).and_then(|t| t.group);
         #[cfg(unix)]
         if let Some(group) = group
             && crate::proc::group_alive(group.pgid)
@@ -432,8 +428,7 @@ impl Tasks {
         self.logs.finish(id);
         let last = self
             .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .remove(id)
             .map(|t| t.state.borrow().clone());
         if let Some(info) = last {
@@ -443,7 +438,7 @@ impl Tasks {
 
     /// Keeps a finished task in memory (a bounded number of them).
     fn remember_finished(&self, info: TaskInfo) {
-        let mut cache = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.finished.locked();
         if cache.len() >= FINISHED_CACHE {
             cache.clear();
         }
@@ -453,7 +448,7 @@ impl Tasks {
     /// Applies a change to a live task: store first, then announce.
     fn transition(&self, id: &TaskId, change: impl FnOnce(&mut TaskInfo)) {
         let info = {
-            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            let live = self.live.locked();
             let Some(task) = live.get(id) else { return };
             let mut info = task.state.borrow().clone();
             change(&mut info);
@@ -468,7 +463,7 @@ impl Tasks {
     }
 
     fn set_process_group(&self, id: &TaskId, group: Option<ProcessGroupRecord>) {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = self.live.locked();
         if let Some(task) = live.get_mut(id) {
             if let Err(e) = self.store.set_process_group(id, group) {
                 tracing::error!(task = %id, "cannot record process group: {e}");
@@ -479,15 +474,10 @@ impl Tasks {
 
     /// The current state of any task, live or recorded.
     pub fn get(&self, id: &TaskId) -> Result<TaskInfo, DaemonError> {
-        if let Some(t) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(t) = self.live.locked().get(id) {
             return Ok(t.state.borrow().clone());
         }
-        if let Some(t) = self
-            .finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-        {
+        if let Some(t) = self.finished.locked().get(id) {
             return Ok(t.clone());
         }
         let info = self
@@ -516,12 +506,7 @@ impl Tasks {
 
     /// Waits until the task reaches a final status and returns it.
     pub async fn wait(&self, id: &TaskId) -> Result<TaskInfo, DaemonError> {
-        let rx = self
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|t| t.state.subscribe());
+        let rx = self.live.locked().get(id).map(|t| t.state.subscribe());
         if let Some(mut rx) = rx {
             // The sender is dropped once the task is removed from the live map, after the final state.
             let _ = rx.wait_for(|t| t.status.is_final()).await;
@@ -531,12 +516,7 @@ impl Tasks {
 
     /// Cancels a pending or running task and waits for it to stop. A finished task is returned unchanged.
     pub async fn cancel(&self, id: &TaskId) -> Result<TaskInfo, DaemonError> {
-        let token = self
-            .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|t| t.cancel.clone());
+        let token = self.live.locked().get(id).map(|t| t.cancel.clone());
         match token {
             Some(token) => {
                 token.cancel();
@@ -553,16 +533,12 @@ impl Tasks {
 
     /// A watch on one live task, or None once it has finished.
     pub fn watch(&self, id: &TaskId) -> Option<watch::Receiver<TaskInfo>> {
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|t| t.state.subscribe())
+        self.live.locked().get(id).map(|t| t.state.subscribe())
     }
 
     /// Pending and running tasks.
     pub fn active_count(&self) -> usize {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.live.locked().len()
     }
 
     /// Refuses new work, cancels what runs and waits (bounded) for it to stop.
@@ -570,8 +546,7 @@ impl Tasks {
         self.accepting.store(false, Ordering::SeqCst);
         let running: Vec<(TaskId, CancellationToken)> = self
             .live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .iter()
             .map(|(id, t)| (id.clone(), t.cancel.clone()))
             .collect();

@@ -14,6 +14,7 @@ use espctl_protocol::ErrorCode;
 
 use crate::error::DaemonError;
 use crate::project::idf::Install;
+use crate::sync::LockExt;
 
 /// An activated environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,11 +82,7 @@ impl EnvCache {
             install.path.clone(),
             caller.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         );
-        if let Some((cached_stamp, env)) = self
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+        if let Some((cached_stamp, env)) = self.entries.locked().get(&key)
             && *cached_stamp == stamp
         {
             return Ok(env.clone());
@@ -98,8 +95,7 @@ impl EnvCache {
         let vars = run_activation(&script, &install.path, &base)?;
         let activated = Arc::new(Activated { vars, via });
         self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .locked()
             .insert(key, (stamp, activated.clone()));
         Ok(activated)
     }

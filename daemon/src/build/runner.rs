@@ -30,6 +30,7 @@ use crate::error::DaemonError;
 use crate::proc::{SpawnRequest, Spawner};
 use crate::project::{idf, pipeline};
 use crate::sandbox::{self, Sandbox};
+use crate::sync::LockExt;
 use crate::tasks::TaskContext;
 
 /// Shared by all builds of a daemon.
@@ -69,12 +70,7 @@ impl Builder {
 
     fn dir_lock(&self, build_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let key = std::fs::canonicalize(build_dir).unwrap_or_else(|_| build_dir.to_path_buf());
-        self.locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(key)
-            .or_default()
-            .clone()
+        self.locks.locked().entry(key).or_default().clone()
     }
 }
 

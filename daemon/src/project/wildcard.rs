@@ -58,13 +58,13 @@ pub fn matches(pattern: &str, name: &str, dialect: Dialect) -> bool {
                     }
                     None => {}
                 },
-                '\\' if dialect.backslash_escapes && pi + 1 < p.len() => {
-                    if p[pi + 1] == n[ni] {
-                        pi += 2;
-                        ni += 1;
-                        continue;
-                    }
+                '\\' if dialect.backslash_escapes && pi + 1 < p.len() && p[pi + 1] == n[ni] => {
+                    pi += 2;
+                    ni += 1;
+                    continue;
                 }
+                // An escape that does not match is a mismatch, never a literal backslash.
+                '\\' if dialect.backslash_escapes && pi + 1 < p.len() => {}
                 c if c == n[ni] => {
                     pi += 1;
                     ni += 1;
@@ -138,5 +138,6 @@ mod tests {
         assert!(matches("a[^0-9]", "a^", PYTHON_FNMATCH));
         assert!(matches(r"a\*", "a*", GNU_MAKE));
         assert!(!matches(r"a\*", "a*", CMAKE));
+        assert!(!matches(r"\a", "\\", GNU_MAKE));
     }
 }
