@@ -351,6 +351,14 @@ fn peers_with_another_uid_are_refused() {
     );
 
     // Even when someone loosens the permissions, the daemon checks the peer's uid and hangs up.
+    // First wait for an answer: the socket accepts connections a moment before the daemon has
+    // finished restricting it to 0600, and that chmod must not undo the loosening below.
+    let (status, _) = http_post(
+        &d.socket,
+        br#"{"jsonrpc":"2.0","id":1,"method":"daemon.info"}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
     let run = d.socket.parent().unwrap();
     std::fs::set_permissions(run, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
