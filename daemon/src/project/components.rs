@@ -357,50 +357,53 @@ pub fn resolve(
             self.seen.insert(name.to_string());
             self.stack.push((name.to_string(), via));
 
-            let mut public: Vec<(String, RequirementKind)> = Vec::new();
-            for r in &reqs.requires {
-                public.push((r.clone(), RequirementKind::Public));
-            }
-            for r in self.common {
-                public.push((r.clone(), RequirementKind::Common));
-            }
-            let mut unique = HashSet::new();
-            public.retain(|(r, _)| r != name && unique.insert(r.clone()));
-            let private: Vec<(String, RequirementKind)> = reqs
+            let components = self.components;
+            let mut unique: HashSet<&str> = HashSet::new();
+            let public = reqs
+                .requires
+                .iter()
+                .map(|r| (r, RequirementKind::Public))
+                .chain(self.common.iter().map(|r| (r, RequirementKind::Common)))
+                .filter(|(r, _)| r.as_str() != name && unique.insert(r.as_str()));
+            let private = reqs
                 .priv_requires
                 .iter()
-                .map(|r| (r.clone(), RequirementKind::Private))
-                .collect();
+                .map(|r| (r, RequirementKind::Private));
+            let edges: Vec<(&String, RequirementKind)> = public.chain(private).collect();
 
-            for (req, kind) in public.into_iter().chain(private) {
-                match self.components.get(&req) {
+            for (req, kind) in edges {
+                match components.get(req) {
                     None => self.error(
                         name,
-                        &req,
+                        req,
                         format!(
                             "Failed to resolve component '{req}' required by component '{name}': unknown name."
                         ),
                     ),
                     Some(r) if !r.registered => self.error(
                         name,
-                        &req,
+                        req,
                         format!(
                             "Failed to resolve component '{req}' required by component '{name}': component not registered."
                         ),
                     ),
                     Some(_) => {
-                        self.out.reasons.entry(req.clone()).or_insert(Reason::Required {
-                            by: name.to_string(),
-                            kind,
-                        });
-                        self.expand(&req, Some(kind));
+                        if !self.out.reasons.contains_key(req) {
+                            self.out.reasons.insert(
+                                req.clone(),
+                                Reason::Required {
+                                    by: name.to_string(),
+                                    kind,
+                                },
+                            );
+                        }
+                        self.expand(req, Some(kind));
                     }
                 }
             }
             self.stack.pop();
-            if !self.out.build_order.iter().any(|n| n == name) {
-                self.out.build_order.push(name.to_string());
-            }
+            // `seen` lets each component through once, so it is appended once.
+            self.out.build_order.push(name.to_string());
         }
 
         fn error(&mut self, by: &str, req: &str, message: String) {

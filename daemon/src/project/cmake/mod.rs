@@ -48,6 +48,8 @@ use std::sync::{Arc, Mutex};
 
 pub use types::*;
 
+use crate::project::fsview::{FileCheck, FsView};
+
 use interp::{Interp, Mode, Shared};
 
 /// Evaluates CMakeLists files. Holds the parse cache (by file content hash) and the result
@@ -81,6 +83,8 @@ struct CacheEntry<T> {
     /// File stamps, refreshed when a re-hash shows a touched file is unchanged, so that the
     /// next check is stat-only again.
     stamps: Vec<FileInput>,
+    /// The plan ([`FsView::seq`]) that last confirmed the result.
+    checked: u64,
 }
 
 /// Counters for tests and diagnostics.
@@ -173,6 +177,12 @@ impl Evaluator {
     /// values it read, globs, existence tests). Values the file did not read do not matter:
     /// changing an unrelated `CONFIG_*` does not re-evaluate.
     pub fn eval_component_cached(&self, input: &ComponentInput) -> Arc<ComponentEval> {
+        self.eval_component_in(input, &FsView::uncached())
+    }
+
+    /// [`Self::eval_component_cached`] with the file system seen through one plan's `fs`, so that
+    /// the files and directories many results depend on are looked at once per plan.
+    pub fn eval_component_in(&self, input: &ComponentInput, fs: &FsView) -> Arc<ComponentEval> {
         let key = ComponentKey {
             list_file: input.list_file.clone(),
             name: input.name.clone(),
@@ -180,11 +190,11 @@ impl Evaluator {
             pass: input.pass,
             command_files: input.command_files.clone(),
         };
-        if let Some(result) = self.cached(&self.components, &key, &input.values) {
+        if let Some(result) = self.cached(&self.components, &key, &input.values, fs) {
             return result;
         }
         let result = Arc::new(self.eval_component(input));
-        store(&self.components, key, result.clone());
+        store(&self.components, key, result.clone(), fs.seq());
         result
     }
 
@@ -234,15 +244,20 @@ impl Evaluator {
 
     /// [`Self::eval_project`] through the cache.
     pub fn eval_project_cached(&self, input: &ProjectInput) -> Arc<ProjectEval> {
+        self.eval_project_in(input, &FsView::uncached())
+    }
+
+    /// [`Self::eval_project_cached`] with the file system seen through one plan's `fs`.
+    pub fn eval_project_in(&self, input: &ProjectInput, fs: &FsView) -> Arc<ProjectEval> {
         let key = ProjectKey {
             list_file: input.list_file.clone(),
             dir: input.dir.clone(),
         };
-        if let Some(result) = self.cached(&self.projects, &key, &input.values) {
+        if let Some(result) = self.cached(&self.projects, &key, &input.values, fs) {
             return result;
         }
         let result = Arc::new(self.eval_project(input));
-        store(&self.projects, key, result.clone());
+        store(&self.projects, key, result.clone(), fs.seq());
         result
     }
 
@@ -261,23 +276,26 @@ impl Evaluator {
         map: &Mutex<HashMap<K, CacheEntry<T>>>,
         key: &K,
         values: &InputValues,
+        fs: &FsView,
     ) -> Option<Arc<T>>
     where
         K: std::hash::Hash + Eq,
         T: HasInputs,
     {
-        let (result, stamps) = {
+        let (result, stamps, checked) = {
             let map = map.lock().ok()?;
             let entry = map.get(key)?;
-            (entry.result.clone(), entry.stamps.clone())
+            (entry.result.clone(), entry.stamps.clone(), entry.checked)
         };
-        let refreshed = result.inputs().validate(values, &stamps)?;
-        if let Some(stamps) = refreshed
-            && let Ok(mut map) = map.lock()
+        let refreshed = result.inputs().validate(values, &stamps, fs, checked)?;
+        if let Ok(mut map) = map.lock()
             && let Some(entry) = map.get_mut(key)
             && Arc::ptr_eq(&entry.result, &result)
         {
-            entry.stamps = stamps;
+            if let Some(stamps) = refreshed {
+                entry.stamps = stamps;
+            }
+            entry.checked = entry.checked.max(fs.seq());
         }
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
@@ -288,13 +306,21 @@ fn store<K: std::hash::Hash + Eq, T: HasInputs>(
     map: &Mutex<HashMap<K, CacheEntry<T>>>,
     key: K,
     result: Arc<T>,
+    checked: u64,
 ) {
     if let Ok(mut map) = map.lock() {
         if map.len() >= RESULT_CACHE_LIMIT {
             map.clear();
         }
         let stamps = result.inputs().files.clone();
-        map.insert(key, CacheEntry { result, stamps });
+        map.insert(
+            key,
+            CacheEntry {
+                result,
+                stamps,
+                checked,
+            },
+        );
     }
 }
 
@@ -320,31 +346,39 @@ impl EvalInputs {
     /// file system would give: every input value read is unchanged, every file has the same
     /// content, every existence test and glob gives the same answer.
     pub fn still_valid(&self, values: &InputValues) -> bool {
-        self.validate(values, &self.files).is_some()
+        self.validate(values, &self.files, &FsView::uncached(), 0)
+            .is_some()
     }
 
     /// None: invalid. Some(Some(stamps)): valid, and some files had to be re-hashed (their new
     /// stamps are returned). Some(None): valid with stat checks only.
+    /// `checked`: the plan that last confirmed the result (see [`FsView::trusted`]).
     fn validate(
         &self,
         values: &InputValues,
         stamps: &[FileInput],
+        fs: &FsView,
+        checked: u64,
     ) -> Option<Option<Vec<FileInput>>> {
         for (key, seen) in &self.variables {
             if values.lookup(key) != seen.as_deref() {
                 return None;
             }
         }
-        if !self.exists_checks.iter().all(fsops::exists_unchanged) {
+        if !self
+            .exists_checks
+            .iter()
+            .all(|c| fsops::exists_unchanged(fs, c, checked))
+        {
             return None;
         }
         let mut refreshed: Option<Vec<FileInput>> = None;
         for (i, stamp) in stamps.iter().enumerate() {
-            match fsops::check_file(stamp) {
-                fsops::FileCheck::Unchanged => {}
-                fsops::FileCheck::Changed => return None,
+            match fs.check_file(stamp, checked) {
+                FileCheck::Unchanged => {}
+                FileCheck::Changed => return None,
                 // Touched but not changed: remember the new stamp so the next check is a stat.
-                fsops::FileCheck::SameContent { len, modified } => {
+                FileCheck::SameContent { len, modified } => {
                     let stamps = refreshed.get_or_insert_with(|| stamps.to_vec());
                     stamps[i].len = len;
                     stamps[i].modified = modified;
@@ -352,7 +386,7 @@ impl EvalInputs {
                 }
             }
         }
-        if !self.globs.iter().all(fsops::glob_unchanged) {
+        if !self.globs.iter().all(|g| fsops::glob_unchanged(fs, g)) {
             return None;
         }
         Some(refreshed)
