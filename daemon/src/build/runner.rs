@@ -9,8 +9,9 @@
 //! Invariants:
 //! - One build per build directory at a time: later requests wait as `pending`, first come first served
 //!   (a fair mutex per directory). A semaphore caps concurrent builds across projects.
-//! - Cancel sends SIGINT to the step's process group (Ninja cleans up partial outputs), and the task
-//!   machinery forces SIGKILL after the grace period.
+//! - Cancel sends SIGINT to the step's process group (Ninja cleans up partial outputs), leaving out
+//!   bubblewrap's own processes, which would end the sandbox at once; the task machinery forces
+//!   SIGKILL after the grace period.
 //! - Progress is monotonic within a phase; every line of every step reaches the task log in order.
 
 use std::collections::{BTreeMap, HashMap};
@@ -590,7 +591,7 @@ async fn run_process(
             _ = ctx.cancel.cancelled(), if !interrupted => {
                 interrupted = true;
                 ctx.log("espctld: cancel requested: interrupting the step (SIGINT)");
-                crate::proc::signal_group(group, nix::sys::signal::Signal::SIGINT);
+                interrupt(sandbox, group);
             }
             r = &mut reader, if !reader_done => {
                 reader_done = true;
@@ -613,6 +614,10 @@ async fn run_process(
         )
     })?;
     if interrupted {
+        // The task machinery tells a canceled task from a failed one by which it sees first, the
+        // cancel or the end of the work. Give it one turn to see the cancel (which came first)
+        // before this error ends the work.
+        tokio::task::yield_now().await;
         return Err(DaemonError::new(
             ErrorCode::Runtime,
             format!("{} was interrupted", step.name),
@@ -621,6 +626,35 @@ async fn run_process(
     Ok(status
         .code()
         .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
+/// Interrupts a running step as Ctrl-C in a terminal does: SIGINT to every process of its group.
+///
+/// Inside bubblewrap, the sandbox's own processes are left out. bubblewrap does not forward signals:
+/// an interrupted bwrap exits, and the sandbox's pid namespace, everything in it, ends with it at
+/// once, so Ninja would never stop its jobs and remove their partial outputs. While only bubblewrap
+/// runs (the step's program has not started yet) there is nothing to clean up, and the whole group
+/// is interrupted.
+fn interrupt(sandbox: &Sandbox, group: crate::store::ProcessGroupRecord) {
+    #[cfg(target_os = "linux")]
+    if let Sandbox::Bubblewrap { bwrap, .. } = sandbox {
+        // The kernel keeps the first 15 bytes of a command's name.
+        let name = bwrap
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = &name.as_bytes()[..name.len().min(15)];
+        let signalled =
+            crate::proc::signal_members(group, nix::sys::signal::Signal::SIGINT, |_, comm| {
+                comm.as_bytes() == name
+            });
+        if signalled > 0 {
+            return;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = sandbox;
+    crate::proc::signal_group(group, nix::sys::signal::Signal::SIGINT);
 }
 
 fn fullclean(project_dir: &Path, build_dir: &Path, ctx: &TaskContext) -> Result<(), DaemonError> {
