@@ -6,6 +6,7 @@
 
 use crate::harness::Scenario;
 
+pub mod build;
 pub mod bundle;
 pub mod cli;
 pub mod lifecycle;
@@ -26,6 +27,10 @@ pub static SCENARIOS: &[Scenario] = &[
     plan::PLAN_REPLAN,
     plan::PLAN_REPLAN_CMAKELISTS,
     plan::CLEAN_PLAN_20K,
+    build::BUILD_OVERHEAD_300,
+    build::BUILD_NOOP,
+    build::BUILD_CANCEL,
+    build::BUILD_LOG_100K,
 ];
 
 /// The scenario called `name`.
