@@ -16,7 +16,7 @@
 //! one would go unnoticed, so such a file is hashed again and such a directory listed again.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -146,6 +146,53 @@ impl DirCache {
     }
 }
 
+/// A fast hasher for the view's maps (keys are paths the daemon made, not adversarial input).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        self.0 = (self.0.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K);
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the high bits down: hashbrown takes its control bits from the top.
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// A path's bytes, the key of the view's maps (hashing a `Path` walks its components).
+fn key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
 /// Plan sequence numbers, shared by every view of the process so that they only grow.
 static SEQUENCE: AtomicU64 = AtomicU64::new(1);
 
@@ -153,13 +200,57 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(1);
 /// `changed`.
 struct Trust {
     since: u64,
-    changed: HashSet<PathBuf>,
+    /// The changed paths' bytes, sorted, without trailing separators.
+    changed: Vec<Vec<u8>>,
 }
 
 impl Trust {
+    fn new(since: u64, changed: &[PathBuf]) -> Trust {
+        let mut changed: Vec<Vec<u8>> = changed
+            .iter()
+            .map(|p| {
+                let mut b = key(p).to_vec();
+                while b.len() > 1 && b.last() == Some(&b'/') {
+                    b.pop();
+                }
+                b
+            })
+            .collect();
+        changed.sort();
+        changed.dedup();
+        Trust { since, changed }
+    }
+
+    fn is_changed(&self, bytes: &[u8]) -> bool {
+        self.changed
+            .binary_search_by(|c| c.as_slice().cmp(bytes))
+            .is_ok()
+    }
+
     /// Whether `path` is a changed path or lies below one.
     fn affects(&self, path: &Path) -> bool {
-        path.ancestors().any(|p| self.changed.contains(p))
+        if self.changed.is_empty() {
+            return false;
+        }
+        let bytes = key(path);
+        if self.is_changed(bytes) {
+            return true;
+        }
+        // Every ancestor: the prefixes that end before a separator (and the root).
+        (0..bytes.len()).any(|i| bytes[i] == b'/' && self.is_changed(&bytes[..i.max(1)]))
+    }
+
+    /// Whether a changed path is `dir`, above it, or below it.
+    fn touches_tree(&self, dir: &Path) -> bool {
+        if self.affects(dir) {
+            return true;
+        }
+        let bytes = key(dir);
+        let start = self.changed.partition_point(|c| c.as_slice() < bytes);
+        self.changed[start..]
+            .iter()
+            .take_while(|c| c.starts_with(bytes))
+            .any(|c| bytes.ends_with(b"/") || c.get(bytes.len()) == Some(&b'/'))
     }
 }
 
@@ -168,11 +259,11 @@ pub struct FsView<'a> {
     seq: u64,
     dirs: Option<&'a DirCache>,
     trust: Option<Trust>,
-    stats: RefCell<HashMap<PathBuf, Option<Stat>>>,
-    hashes: RefCell<HashMap<PathBuf, Option<u64>>>,
-    exists: RefCell<HashMap<(PathBuf, ExistsKind), bool>>,
+    stats: RefCell<FastMap<Vec<u8>, Option<Stat>>>,
+    hashes: RefCell<FastMap<Vec<u8>, Option<u64>>>,
+    exists: RefCell<FastMap<(Vec<u8>, ExistsKind), bool>>,
     /// Listings fetched in this view (whatever the cache did meanwhile).
-    listings: RefCell<HashMap<PathBuf, Option<Listing>>>,
+    listings: RefCell<FastMap<Vec<u8>, Option<Listing>>>,
 }
 
 /// The file-system tests the CMake evaluator records.
@@ -265,13 +356,7 @@ impl<'a> FsView<'a> {
     /// A view that trusts results confirmed by plan `since` or later, except for inputs at or below
     /// one of `changed` (files, or directories whose entries changed).
     pub fn trusting(dirs: &'a DirCache, since: u64, changed: &[PathBuf]) -> Self {
-        Self::with(
-            Some(dirs),
-            Some(Trust {
-                since,
-                changed: changed.iter().cloned().collect(),
-            }),
-        )
+        Self::with(Some(dirs), Some(Trust::new(since, changed)))
     }
 
     /// This view's plan number: results confirmed through it record it.
@@ -286,9 +371,17 @@ impl<'a> FsView<'a> {
             .is_some_and(|t| checked >= t.since && !t.affects(path))
     }
 
+    /// Whether a result confirmed by plan `checked` that depends on the whole tree at `dir` (a
+    /// glob's directory) is known to be as it was then: no changed path above, at or below it.
+    pub fn tree_trusted(&self, checked: u64, dir: &Path) -> bool {
+        self.trust
+            .as_ref()
+            .is_some_and(|t| checked >= t.since && !t.touches_tree(dir))
+    }
+
     /// `stat` (following links), once per path and view. None: it does not exist.
     pub fn stat(&self, path: &Path) -> Option<Stat> {
-        if let Some(s) = self.stats.borrow().get(path) {
+        if let Some(s) = self.stats.borrow().get(key(path)) {
             return *s;
         }
         let s = std::fs::metadata(path).ok().map(|m| Stat {
@@ -297,7 +390,7 @@ impl<'a> FsView<'a> {
             is_dir: m.is_dir(),
             is_file: m.is_file(),
         });
-        self.stats.borrow_mut().insert(path.to_path_buf(), s);
+        self.stats.borrow_mut().insert(key(path).to_vec(), s);
         s
     }
 
@@ -316,11 +409,11 @@ impl<'a> FsView<'a> {
 
     /// The content hash of a file, once per path and view.
     pub fn content_hash(&self, path: &Path) -> Option<u64> {
-        if let Some(h) = self.hashes.borrow().get(path) {
+        if let Some(h) = self.hashes.borrow().get(key(path)) {
             return *h;
         }
         let h = std::fs::read(path).ok().map(|b| hash_bytes(&b));
-        self.hashes.borrow_mut().insert(path.to_path_buf(), h);
+        self.hashes.borrow_mut().insert(key(path).to_vec(), h);
         h
     }
 
@@ -350,12 +443,12 @@ impl<'a> FsView<'a> {
 
     /// A file-system test, once per path, kind and view.
     pub fn exists_test(&self, path: &Path, kind: ExistsKind) -> bool {
-        let key = (path.to_path_buf(), kind);
-        if let Some(r) = self.exists.borrow().get(&key) {
+        let k = (key(path).to_vec(), kind);
+        if let Some(r) = self.exists.borrow().get(&k) {
             return *r;
         }
         let r = exists_test(path, kind);
-        self.exists.borrow_mut().insert(key, r);
+        self.exists.borrow_mut().insert(k, r);
         r
     }
 
@@ -373,13 +466,13 @@ impl<'a> FsView<'a> {
     /// A directory's entries (None: it cannot be listed), from the cache while the directory's
     /// modification time vouches for them.
     pub fn list(&self, dir: &Path) -> Option<Listing> {
-        if let Some(l) = self.listings.borrow().get(dir) {
+        if let Some(l) = self.listings.borrow().get(key(dir)) {
             return l.clone();
         }
         let listing = self.list_uncached(dir);
         self.listings
             .borrow_mut()
-            .insert(dir.to_path_buf(), listing.clone());
+            .insert(key(dir).to_vec(), listing.clone());
         listing
     }
 
@@ -535,6 +628,27 @@ mod tests {
         assert_eq!(names(FsView::new(&cache).list(&d).unwrap()).len(), 4);
         std::fs::remove_dir_all(&d).unwrap();
         assert!(FsView::new(&cache).list(&d).is_none());
+    }
+
+    #[test]
+    fn changed_paths_affect_themselves_and_what_lies_below() {
+        let t = Trust::new(
+            1,
+            &[PathBuf::from("/p/comp/"), PathBuf::from("/p/main/src/a.c")],
+        );
+        for p in ["/p/comp", "/p/comp/x/y.c", "/p/main/src/a.c"] {
+            assert!(t.affects(Path::new(p)), "{p}");
+        }
+        for p in ["/p", "/p/compo", "/p/main/src", "/p/main/src/a.cc", "/q"] {
+            assert!(!t.affects(Path::new(p)), "{p}");
+        }
+        for d in ["/p", "/p/main", "/p/main/src", "/p/comp/x", "/"] {
+            assert!(t.touches_tree(Path::new(d)), "{d}");
+        }
+        for d in ["/p/main/inc", "/p/com", "/p/main/sr"] {
+            assert!(!t.touches_tree(Path::new(d)), "{d}");
+        }
+        assert!(Trust::new(1, &[PathBuf::from("/")]).affects(Path::new("/a/b")));
     }
 
     #[test]

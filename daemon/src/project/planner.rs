@@ -53,7 +53,23 @@ pub struct Planner {
     pub dirs: DirCache,
     /// The plan number ([`FsView::seq`]) of the latest plan of each params (as JSON).
     latest: Mutex<HashMap<String, u64>>,
+    /// Recent evaluation inputs: a plan that builds equal values gets the same `Arc`, which cached
+    /// evaluations confirmed against it accept without comparing the values they read.
+    values: Mutex<Vec<Arc<InputValues>>>,
+    /// Recent requirement expansions and what they were computed from.
+    resolutions: Mutex<Vec<(ResolutionInputs, Arc<components::Resolution>)>>,
 }
+
+/// What a requirement expansion is computed from.
+#[derive(PartialEq)]
+struct ResolutionInputs {
+    requirements: BTreeMap<String, Requirements>,
+    roots: Vec<String>,
+    common: Vec<String>,
+}
+
+/// Entries kept in each of the planner's small memos.
+const MEMO_LIMIT: usize = 8;
 
 /// Plans remembered for [`Planner::plan_with_changes`] before the list is emptied.
 const LATEST_LIMIT: usize = 1024;
@@ -430,7 +446,7 @@ impl Planner {
                 .collect(),
             extra_dirs_searched_last: idf_version.is_some_and(|v| !v.at_least(4, 3)),
         };
-        let (discovered, problems) = components::discover(&search_dirs);
+        let (discovered, problems) = components::discover_in(&search_dirs, fs);
         let by_name: HashMap<&str, &Discovered> =
             discovered.iter().map(|d| (d.name.as_str(), d)).collect();
         for p in problems {
@@ -493,7 +509,7 @@ impl Planner {
                 .component_properties
                 .insert(d.name.clone(), props);
         }
-        let early_values = Arc::new(common_values.clone());
+        let early_values = self.intern(common_values.clone());
 
         // Early expansion: requirements.
         let mut requirements: BTreeMap<String, Requirements> = BTreeMap::new();
@@ -578,7 +594,7 @@ impl Planner {
                 .filter(|c| requirements.contains_key(c))
                 .collect()
         };
-        let resolution = components::resolve(&requirements, &roots, &common);
+        let resolution = self.resolve(requirements, roots, common.clone());
         for e in &resolution.errors {
             if idf_path.is_none() {
                 warnings.push(diag_at(e.message.clone(), &e.file, None));
@@ -618,13 +634,13 @@ impl Planner {
 
         // Processing pass for the components in the build: sources, include dirs, target checks.
         let mut processing_values = common_values;
-        for (k, v) in &config.cmake_values {
+        for (k, v) in config.cmake_values.iter() {
             processing_values.variables.insert(k.clone(), v.clone());
         }
         processing_values
             .build_properties
             .insert("BUILD_COMPONENTS".into(), resolution.build_order.join(";"));
-        let processing_values = Arc::new(processing_values);
+        let processing_values = self.intern(processing_values);
         let command_files: Vec<PathBuf> = resolution
             .build_order
             .iter()
@@ -831,7 +847,7 @@ impl Planner {
             components: plan_components,
             common_requirements: common,
             build_order,
-            cycles: resolution.cycles,
+            cycles: resolution.cycles.clone(),
             warnings,
             errors,
             exactness,
@@ -848,6 +864,53 @@ impl Planner {
             }
             plan
         })
+    }
+
+    /// `values`, as the same `Arc` as an equal value of a recent plan.
+    fn intern(&self, values: InputValues) -> Arc<InputValues> {
+        let mut memo = self.values.locked();
+        if let Some(i) = memo.iter().position(|v| **v == values) {
+            let found = memo.remove(i);
+            memo.push(found.clone());
+            return found;
+        }
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        let values = Arc::new(values);
+        memo.push(values.clone());
+        values
+    }
+
+    /// [`components::resolve`], reused while its inputs are equal.
+    fn resolve(
+        &self,
+        requirements: BTreeMap<String, Requirements>,
+        roots: Vec<String>,
+        common: Vec<String>,
+    ) -> Arc<components::Resolution> {
+        let inputs = ResolutionInputs {
+            requirements,
+            roots,
+            common,
+        };
+        let mut memo = self.resolutions.locked();
+        if let Some(i) = memo.iter().position(|(k, _)| *k == inputs) {
+            let found = memo.remove(i);
+            let resolution = found.1.clone();
+            memo.push(found);
+            return resolution;
+        }
+        let resolution = Arc::new(components::resolve(
+            &inputs.requirements,
+            &inputs.roots,
+            &inputs.common,
+        ));
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        memo.push((inputs, resolution.clone()));
+        resolution
     }
 
     fn plan_make(

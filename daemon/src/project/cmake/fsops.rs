@@ -41,8 +41,15 @@ pub(crate) fn exists_unchanged(fs: &FsView, check: &ExistsCheck, checked: u64) -
     fs.exists_unchanged(&check.path, check.kind, check.result, checked)
 }
 
-/// Whether a recorded glob still matches the same paths.
-pub(crate) fn glob_unchanged(fs: &FsView, record: &GlobRecord) -> bool {
+/// Whether a recorded glob, confirmed by plan `checked`, still matches the same paths.
+pub(crate) fn glob_unchanged(fs: &FsView, record: &GlobRecord, checked: u64) -> bool {
+    if record
+        .patterns
+        .iter()
+        .all(|p| glob_root(p).is_some_and(|root| fs.tree_trusted(checked, &root)))
+    {
+        return true;
+    }
     let (matched, _) = glob_in(
         fs,
         &record.patterns,
@@ -52,6 +59,28 @@ pub(crate) fn glob_unchanged(fs: &FsView, record: &GlobRecord) -> bool {
         record.entry_limit,
     );
     matched == record.matched
+}
+
+/// The directory a glob pattern's answer depends on: everything the pattern can match lies below
+/// it (the part before the first component with a wildcard, without the last component). None
+/// for a pattern that is relative or goes up (`..`): its directory is not spelled as a watcher
+/// would report it.
+fn glob_root(pattern: &str) -> Option<PathBuf> {
+    let pattern = pattern.replace('\\', "/");
+    if !pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
+        return None;
+    }
+    let dir_part = &pattern[..pattern.rfind('/')?];
+    let mut root = PathBuf::from("/");
+    for part in dir_part.split('/').filter(|p| !p.is_empty()) {
+        if has_wildcard(part) {
+            break;
+        }
+        if part != "." {
+            root.push(part);
+        }
+    }
+    Some(root)
 }
 
 /// Directory entries one glob visits at most (a runaway `GLOB_RECURSE /`).

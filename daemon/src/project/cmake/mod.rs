@@ -85,6 +85,8 @@ struct CacheEntry<T> {
     stamps: Vec<FileInput>,
     /// The plan ([`FsView::seq`]) that last confirmed the result.
     checked: u64,
+    /// The input values it was last confirmed against: the same `Arc` needs no comparison.
+    values: Arc<InputValues>,
 }
 
 /// Counters for tests and diagnostics.
@@ -194,7 +196,13 @@ impl Evaluator {
             return result;
         }
         let result = Arc::new(self.eval_component(input));
-        store(&self.components, key, result.clone(), fs.seq());
+        store(
+            &self.components,
+            key,
+            result.clone(),
+            fs.seq(),
+            &input.values,
+        );
         result
     }
 
@@ -257,7 +265,7 @@ impl Evaluator {
             return result;
         }
         let result = Arc::new(self.eval_project(input));
-        store(&self.projects, key, result.clone(), fs.seq());
+        store(&self.projects, key, result.clone(), fs.seq(), &input.values);
         result
     }
 
@@ -275,19 +283,27 @@ impl Evaluator {
         &self,
         map: &Mutex<HashMap<K, CacheEntry<T>>>,
         key: &K,
-        values: &InputValues,
+        values: &Arc<InputValues>,
         fs: &FsView,
     ) -> Option<Arc<T>>
     where
         K: std::hash::Hash + Eq,
         T: HasInputs,
     {
-        let (result, stamps, checked) = {
+        let (result, stamps, checked, same_values) = {
             let map = map.lock().ok()?;
             let entry = map.get(key)?;
-            (entry.result.clone(), entry.stamps.clone(), entry.checked)
+            (
+                entry.result.clone(),
+                entry.stamps.clone(),
+                entry.checked,
+                Arc::ptr_eq(&entry.values, values),
+            )
         };
-        let refreshed = result.inputs().validate(values, &stamps, fs, checked)?;
+        let values_to_check = (!same_values).then_some(&**values);
+        let refreshed = result
+            .inputs()
+            .validate(values_to_check, &stamps, fs, checked)?;
         if let Ok(mut map) = map.lock()
             && let Some(entry) = map.get_mut(key)
             && Arc::ptr_eq(&entry.result, &result)
@@ -296,6 +312,7 @@ impl Evaluator {
                 entry.stamps = stamps;
             }
             entry.checked = entry.checked.max(fs.seq());
+            entry.values = values.clone();
         }
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
@@ -307,6 +324,7 @@ fn store<K: std::hash::Hash + Eq, T: HasInputs>(
     key: K,
     result: Arc<T>,
     checked: u64,
+    values: &Arc<InputValues>,
 ) {
     if let Ok(mut map) = map.lock() {
         if map.len() >= RESULT_CACHE_LIMIT {
@@ -319,6 +337,7 @@ fn store<K: std::hash::Hash + Eq, T: HasInputs>(
                 result,
                 stamps,
                 checked,
+                values: values.clone(),
             },
         );
     }
@@ -346,23 +365,26 @@ impl EvalInputs {
     /// file system would give: every input value read is unchanged, every file has the same
     /// content, every existence test and glob gives the same answer.
     pub fn still_valid(&self, values: &InputValues) -> bool {
-        self.validate(values, &self.files, &FsView::uncached(), 0)
+        self.validate(Some(values), &self.files, &FsView::uncached(), 0)
             .is_some()
     }
 
     /// None: invalid. Some(Some(stamps)): valid, and some files had to be re-hashed (their new
     /// stamps are returned). Some(None): valid with stat checks only.
     /// `checked`: the plan that last confirmed the result (see [`FsView::trusted`]).
+    /// `values`: None when the result was confirmed against these very values.
     fn validate(
         &self,
-        values: &InputValues,
+        values: Option<&InputValues>,
         stamps: &[FileInput],
         fs: &FsView,
         checked: u64,
     ) -> Option<Option<Vec<FileInput>>> {
-        for (key, seen) in &self.variables {
-            if values.lookup(key) != seen.as_deref() {
-                return None;
+        if let Some(values) = values {
+            for (key, seen) in &self.variables {
+                if values.lookup(key) != seen.as_deref() {
+                    return None;
+                }
             }
         }
         if !self
@@ -386,7 +408,11 @@ impl EvalInputs {
                 }
             }
         }
-        if !self.globs.iter().all(|g| fsops::glob_unchanged(fs, g)) {
+        if !self
+            .globs
+            .iter()
+            .all(|g| fsops::glob_unchanged(fs, g, checked))
+        {
             return None;
         }
         Some(refreshed)

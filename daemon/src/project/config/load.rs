@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use espctl_protocol::plan::PlanDiagnostic;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::kconfig::{
     IdfKconfig, KconfigCache, KconfigEnv, KconfigTree, TreeInputs, resolve_source,
@@ -45,9 +45,9 @@ pub struct ConfigRequest<'a> {
 /// A build's configuration.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
-    pub set: ConfigSet,
+    pub set: Arc<ConfigSet>,
     /// `CONFIG_<NAME>` to the value CMake sees, for every symbol kconfgen writes.
-    pub cmake_values: BTreeMap<String, String>,
+    pub cmake_values: Arc<BTreeMap<String, String>>,
     /// Symbols whose values were guessed (defaults files, Kconfig defaults), sorted.
     pub guessed: Vec<String>,
     /// Files whose change makes CMake reconfigure: sdkconfig and the generated `config/sdkconfig.h`
@@ -76,11 +76,12 @@ impl LoadedConfig {
     }
 
     fn finish(&mut self, warnings: Vec<ConfigWarning>) {
-        self.cmake_values = self
-            .set
-            .names()
-            .filter_map(|n| self.set.cmake_value(n).map(|v| (format!("CONFIG_{n}"), v)))
-            .collect();
+        self.cmake_values = Arc::new(
+            self.set
+                .names()
+                .filter_map(|n| self.set.cmake_value(n).map(|v| (format!("CONFIG_{n}"), v)))
+                .collect(),
+        );
         self.guessed = self.set.guessed();
         self.warnings.extend(warnings.into_iter().map(diagnostic));
     }
@@ -115,9 +116,9 @@ struct Evaluated {
     inputs: TreeInputs,
     /// The plan ([`FsView::seq`]) that last confirmed it.
     checked: u64,
-    set: ConfigSet,
+    set: Arc<ConfigSet>,
     tree: KconfigTree,
-    cmake_values: BTreeMap<String, String>,
+    cmake_values: Arc<BTreeMap<String, String>>,
     guessed: Vec<String>,
     warnings: Vec<PlanDiagnostic>,
 }
@@ -226,8 +227,8 @@ impl ConfigCache {
         .filter(|p| p.exists())
         .collect();
         let mut loaded = LoadedConfig {
-            set: ConfigSet::default(),
-            cmake_values: BTreeMap::new(),
+            set: Arc::default(),
+            cmake_values: Arc::default(),
             guessed: Vec::new(),
             inputs,
             defaults_files: paths.defaults.clone(),
@@ -238,7 +239,7 @@ impl ConfigCache {
         };
         if req.kconfig_files.is_empty() {
             let (set, w) = ConfigSet::resolve(&loaded.layers, None);
-            loaded.set = set;
+            loaded.set = Arc::new(set);
             let mut all = warnings;
             all.extend(w);
             loaded.finish(all);
@@ -349,8 +350,8 @@ impl ConfigCache {
         let (set, w) = ConfigSet::resolve(&layers, Some(&tree));
         warnings.extend(w);
         let mut evaluated = LoadedConfig {
-            set,
-            cmake_values: BTreeMap::new(),
+            set: Arc::new(set),
+            cmake_values: Arc::default(),
             guessed: Vec::new(),
             inputs: Vec::new(),
             defaults_files: Vec::new(),
