@@ -42,7 +42,12 @@ pub struct Builder {
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     slots: Arc<Semaphore>,
     pub max_concurrent: usize,
+    /// `<compiler> --version` per compiler file (path, modification time, size): running it on
+    /// every build would add a process start to a build with nothing to do.
+    compiler_versions: Mutex<HashMap<CompilerKey, Option<String>>>,
 }
+
+type CompilerKey = (PathBuf, Option<std::time::SystemTime>, u64);
 
 /// The default cap on concurrent builds: one per two cores.
 pub fn default_max_concurrent() -> usize {
@@ -61,12 +66,25 @@ impl Builder {
             locks: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
+            compiler_versions: Mutex::new(HashMap::new()),
         })
     }
 
     /// The sandbox builds use here (detected once).
     pub fn sandbox(&self) -> &Sandbox {
         self.sandbox.get_or_init(|| sandbox::detect(None))
+    }
+
+    /// The first line of `<compiler> --version`, run once per compiler file.
+    fn compiler_version(&self, compiler: &Path, env: &BTreeMap<String, String>) -> Option<String> {
+        let meta = std::fs::metadata(compiler).ok()?;
+        let key = (compiler.to_path_buf(), meta.modified().ok(), meta.len());
+        if let Some(v) = self.compiler_versions.locked().get(&key) {
+            return v.clone();
+        }
+        let version = super::sbom::compiler_version(compiler, env);
+        self.compiler_versions.locked().insert(key, version.clone());
+        version
     }
 
     fn dir_lock(&self, build_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
@@ -430,8 +448,17 @@ pub async fn run(
     let artifacts = existing_artifacts(&build_dir, &plan.project_name);
     // The compiler the build used, recorded so that an SBOM made later names the same toolchain.
     let compiler = env::cross_compiler(idf_path.as_deref(), &plan.target);
-    let compiler_version = env::which(&compiler, &activated.vars)
-        .and_then(|c| super::sbom::compiler_version(&c, &activated.vars));
+    let compiler_version = match env::which(&compiler, &activated.vars) {
+        Some(c) => {
+            let b = builder.clone();
+            let vars = activated.vars.clone();
+            tokio::task::spawn_blocking(move || b.compiler_version(&c, &vars))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
     let mut retained_elf = None;
     if req.keep_elf {
         let elf = app_elf(&build_dir, &plan.project_name);
