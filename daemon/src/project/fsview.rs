@@ -122,14 +122,21 @@ struct CachedListing {
     entries: Listing,
 }
 
-/// Directory listings kept between plans.
+/// Directory listings kept between plans, and the latest `stat` of each path (which only a view
+/// that trusts the file system uses, for paths no change reaches).
 #[derive(Default)]
 pub struct DirCache {
     dirs: Mutex<HashMap<PathBuf, CachedListing>>,
+    stats: Mutex<FastMap<Vec<u8>, SharedStat>>,
 }
+
+/// A stat and the plan that took it.
+type SharedStat = (Option<Stat>, u64);
 
 /// Listings kept before the cache is emptied (a daemon planning many projects).
 const DIR_CACHE_LIMIT: usize = 65_536;
+/// Stats kept before they are forgotten.
+const STAT_CACHE_LIMIT: usize = 262_144;
 
 impl DirCache {
     pub fn new() -> Self {
@@ -381,8 +388,18 @@ impl<'a> FsView<'a> {
 
     /// `stat` (following links), once per path and view. None: it does not exist.
     pub fn stat(&self, path: &Path) -> Option<Stat> {
-        if let Some(s) = self.stats.borrow().get(key(path)) {
+        let k = key(path);
+        if let Some(s) = self.stats.borrow().get(k) {
             return *s;
+        }
+        let shared = self.dirs.map(|d| &d.stats);
+        if let (Some(shared), Some(trust)) = (shared, &self.trust)
+            && let Some(&(s, checked)) = shared.locked().get(k)
+            && checked >= trust.since
+            && !trust.affects(path)
+        {
+            self.stats.borrow_mut().insert(k.to_vec(), s);
+            return s;
         }
         let s = std::fs::metadata(path).ok().map(|m| Stat {
             len: m.len(),
@@ -390,7 +407,14 @@ impl<'a> FsView<'a> {
             is_dir: m.is_dir(),
             is_file: m.is_file(),
         });
-        self.stats.borrow_mut().insert(key(path).to_vec(), s);
+        self.stats.borrow_mut().insert(k.to_vec(), s);
+        if let Some(shared) = shared {
+            let mut map = shared.locked();
+            if map.len() >= STAT_CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(k.to_vec(), (s, self.seq));
+        }
         s
     }
 
@@ -443,6 +467,15 @@ impl<'a> FsView<'a> {
 
     /// A file-system test, once per path, kind and view.
     pub fn exists_test(&self, path: &Path, kind: ExistsKind) -> bool {
+        if path.as_os_str().is_empty() {
+            return false;
+        }
+        // The tests a stat answers share the view's stats.
+        match kind {
+            ExistsKind::IsDirectory => return self.is_dir(path),
+            ExistsKind::Exists if self.stat(path).is_some() => return true,
+            _ => {}
+        }
         let k = (key(path).to_vec(), kind);
         if let Some(r) = self.exists.borrow().get(&k) {
             return *r;
@@ -489,12 +522,10 @@ impl<'a> FsView<'a> {
                 return Some(c.entries.clone());
             }
         }
-        // Stat first: a change made while listing then shows as a newer time next plan.
+        // Stat first (this view's stat, taken now or earlier in the plan): a change made while
+        // listing then shows as a newer time next plan.
         let listed_at = SystemTime::now();
-        let modified = std::fs::metadata(dir)
-            .ok()
-            .filter(|m| m.is_dir())
-            .and_then(|m| m.modified().ok());
+        let modified = self.stat(dir).filter(|s| s.is_dir).and_then(|s| s.modified);
         let Some(modified) = modified else {
             cache.dirs.locked().remove(dir);
             return list_now(dir);

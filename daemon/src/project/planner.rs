@@ -56,8 +56,19 @@ pub struct Planner {
     /// Recent evaluation inputs: a plan that builds equal values gets the same `Arc`, which cached
     /// evaluations confirmed against it accept without comparing the values they read.
     values: Mutex<Vec<Arc<InputValues>>>,
+    /// Recent processing-pass values by what they are made of: the (interned) early values, the
+    /// configuration's values and `BUILD_COMPONENTS`.
+    processing: Mutex<Vec<ProcessingValues>>,
     /// Recent requirement expansions and what they were computed from.
     resolutions: Mutex<Vec<(ResolutionInputs, Arc<components::Resolution>)>>,
+}
+
+/// Processing-pass values and what they were made of.
+struct ProcessingValues {
+    early: Arc<InputValues>,
+    config: Arc<BTreeMap<String, String>>,
+    build_components: String,
+    values: Arc<InputValues>,
 }
 
 /// What a requirement expansion is computed from.
@@ -503,7 +514,10 @@ impl Planner {
             .insert("IDF_TARGET".into(), target_name.clone());
         for d in &discovered {
             let mut props = HashMap::new();
-            props.insert("COMPONENT_DIR".to_string(), d.dir.display().to_string());
+            props.insert(
+                "COMPONENT_DIR".to_string(),
+                d.dir.to_string_lossy().into_owned(),
+            );
             props.insert("COMPONENT_NAME".to_string(), d.name.clone());
             common_values
                 .component_properties
@@ -633,14 +647,13 @@ impl Planner {
         }
 
         // Processing pass for the components in the build: sources, include dirs, target checks.
-        let mut processing_values = common_values;
-        for (k, v) in config.cmake_values.iter() {
-            processing_values.variables.insert(k.clone(), v.clone());
-        }
-        processing_values
-            .build_properties
-            .insert("BUILD_COMPONENTS".into(), resolution.build_order.join(";"));
-        let processing_values = self.intern(processing_values);
+        let build_components = resolution.build_order.join(";");
+        let processing_values = self.processing_values(
+            &early_values,
+            &config.cmake_values,
+            build_components,
+            || common_values,
+        );
         let command_files: Vec<PathBuf> = resolution
             .build_order
             .iter()
@@ -698,10 +711,15 @@ impl Planner {
                 ));
             }
             let mut sources: Vec<String> = reg
-                .map(|r| r.sources.iter().map(|p| p.display().to_string()).collect())
+                .map(|r| {
+                    r.sources
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             for extra in eval.target_sources(&format!("__idf_{name}")) {
-                let s = extra.display().to_string();
+                let s = extra.to_string_lossy().into_owned();
                 if !sources.contains(&s) {
                     sources.push(s);
                 }
@@ -712,7 +730,11 @@ impl Planner {
                     if let Some(name) = f.file_name() {
                         let mut generated = name.to_os_string();
                         generated.push(".S");
-                        let s = layout.build_dir.join(generated).display().to_string();
+                        let s = layout
+                            .build_dir
+                            .join(generated)
+                            .to_string_lossy()
+                            .into_owned();
                         if !sources.contains(&s) {
                             sources.push(s);
                         }
@@ -730,7 +752,11 @@ impl Planner {
                 {
                     let mut generated = name.to_os_string();
                     generated.push(".S");
-                    let s = layout.build_dir.join(generated).display().to_string();
+                    let s = layout
+                        .build_dir
+                        .join(generated)
+                        .to_string_lossy()
+                        .into_owned();
                     if !sources.contains(&s) {
                         sources.push(s);
                     }
@@ -738,7 +764,7 @@ impl Planner {
             }
             if reg.is_none() {
                 for lib in &eval.libraries {
-                    sources.extend(lib.sources.iter().map(|p| p.display().to_string()));
+                    sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
                 }
             }
             let required_by = match resolution.reasons.get(name) {
@@ -750,7 +776,7 @@ impl Planner {
             };
             plan_components.push(PlanComponent {
                 name: name.clone(),
-                dir: d.dir.display().to_string(),
+                dir: d.dir.to_string_lossy().into_owned(),
                 source: d.source,
                 reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
                 priv_reqs: early_reg
@@ -761,12 +787,16 @@ impl Planner {
                     .map(|r| {
                         r.include_dirs
                             .iter()
-                            .map(|p| p.display().to_string())
+                            .map(|p| p.to_string_lossy().into_owned())
                             .collect()
                     })
                     .unwrap_or_default(),
-                shadowed: d.shadowed.iter().map(|p| p.display().to_string()).collect(),
-                file: d.dir.join("CMakeLists.txt").display().to_string(),
+                shadowed: d
+                    .shadowed
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+                file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
                 required_by,
             });
         }
@@ -879,6 +909,45 @@ impl Planner {
         }
         let values = Arc::new(values);
         memo.push(values.clone());
+        values
+    }
+
+    /// The processing pass's values: the early values (`common`) with the configuration's values
+    /// and `BUILD_COMPONENTS`, the same `Arc` as last time when made of the same parts.
+    fn processing_values(
+        &self,
+        early: &Arc<InputValues>,
+        config: &Arc<BTreeMap<String, String>>,
+        build_components: String,
+        common: impl FnOnce() -> InputValues,
+    ) -> Arc<InputValues> {
+        let mut memo = self.processing.locked();
+        if let Some(found) = memo.iter().find(|p| {
+            Arc::ptr_eq(&p.early, early)
+                && Arc::ptr_eq(&p.config, config)
+                && p.build_components == build_components
+        }) {
+            return found.values.clone();
+        }
+        drop(memo);
+        let mut values = common();
+        for (k, v) in config.iter() {
+            values.variables.insert(k.clone(), v.clone());
+        }
+        values
+            .build_properties
+            .insert("BUILD_COMPONENTS".into(), build_components.clone());
+        let values = self.intern(values);
+        memo = self.processing.locked();
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        memo.push(ProcessingValues {
+            early: early.clone(),
+            config: config.clone(),
+            build_components,
+            values: values.clone(),
+        });
         values
     }
 

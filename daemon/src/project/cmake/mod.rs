@@ -40,7 +40,6 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +47,7 @@ use std::sync::{Arc, Mutex};
 
 pub use types::*;
 
-use crate::project::fsview::{FileCheck, FsView};
+use crate::project::fsview::{FastMap, FileCheck, FsView};
 
 use interp::{Interp, Mode, Shared};
 
@@ -56,14 +55,14 @@ use interp::{Interp, Mode, Shared};
 /// caches, so it lives as long as the daemon. Send + Sync: evaluations may run in parallel.
 pub struct Evaluator {
     shared: Shared,
-    components: Mutex<HashMap<ComponentKey, CacheEntry<ComponentEval>>>,
-    projects: Mutex<HashMap<ProjectKey, CacheEntry<ProjectEval>>>,
+    components: Mutex<FastMap<ComponentKey, CacheEntry<ComponentEval>>>,
+    projects: Mutex<FastMap<ProjectKey, CacheEntry<ProjectEval>>>,
     evaluations: AtomicU64,
     cache_hits: AtomicU64,
 }
 
 /// What identifies a component evaluation besides its inputs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ComponentKey {
     list_file: PathBuf,
     name: String,
@@ -72,10 +71,31 @@ struct ComponentKey {
     command_files: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ProjectKey {
     list_file: PathBuf,
     dir: PathBuf,
+}
+
+/// Hashes a path by its bytes (`Path`'s own hash walks its components). Equal paths in the keys
+/// are spelled the same, so this agrees with their equality.
+fn hash_path<H: std::hash::Hasher>(path: &Path, state: &mut H) {
+    state.write(path.as_os_str().as_encoded_bytes());
+}
+
+impl std::hash::Hash for ComponentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_path(&self.list_file, state);
+        self.name.hash(state);
+        self.pass.hash(state);
+        state.write_usize(self.command_files.len());
+    }
+}
+
+impl std::hash::Hash for ProjectKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_path(&self.list_file, state);
+    }
 }
 
 struct CacheEntry<T> {
@@ -111,8 +131,8 @@ impl Evaluator {
     pub fn new() -> Self {
         Evaluator {
             shared: Shared::default(),
-            components: Mutex::new(HashMap::new()),
-            projects: Mutex::new(HashMap::new()),
+            components: Mutex::new(FastMap::default()),
+            projects: Mutex::new(FastMap::default()),
             evaluations: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
         }
@@ -281,7 +301,7 @@ impl Evaluator {
 
     fn cached<K, T>(
         &self,
-        map: &Mutex<HashMap<K, CacheEntry<T>>>,
+        map: &Mutex<FastMap<K, CacheEntry<T>>>,
         key: &K,
         values: &Arc<InputValues>,
         fs: &FsView,
@@ -320,7 +340,7 @@ impl Evaluator {
 }
 
 fn store<K: std::hash::Hash + Eq, T: HasInputs>(
-    map: &Mutex<HashMap<K, CacheEntry<T>>>,
+    map: &Mutex<FastMap<K, CacheEntry<T>>>,
     key: K,
     result: Arc<T>,
     checked: u64,
