@@ -420,47 +420,59 @@ impl<'a> FsView<'a> {
         s
     }
 
-    /// What the listing of `path`'s directory says is at `path`: an entry of that kind, or None
-    /// when the listing cannot tell (no listable parent, a name like `..`, or no entry of exactly
-    /// that name: a case-insensitive file system may still have one, so a `stat` decides). One
-    /// listing answers for every name in a directory.
-    fn entry(&self, path: &Path) -> Option<EntryKind> {
+    /// What the listing of `path`'s directory says is at `path`: Some(Some(kind)) an entry of that
+    /// name, Some(None) surely nothing, None when the listing cannot tell (no listable parent, a
+    /// name like `..`). One listing answers for every name in a directory. A name the listing lacks
+    /// is surely absent only when no entry could be taken for it by a case-insensitive file system
+    /// (all names ASCII, none equal ignoring ASCII case; beyond ASCII, case folding and
+    /// normalisation decide, so a `stat` does).
+    fn lookup(&self, path: &Path) -> Option<Option<EntryKind>> {
         let name = path.file_name()?;
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
         let listing = self.list(parent)?;
-        listing
-            .binary_search_by(|e| e.name.as_os_str().cmp(name))
-            .ok()
-            .map(|i| listing[i].kind)
+        if let Ok(i) = listing.binary_search_by(|e| e.name.as_os_str().cmp(name)) {
+            return Some(Some(listing[i].kind));
+        }
+        let name = name.to_str().filter(|n| n.is_ascii())?;
+        let surely_absent = listing.iter().all(|e| {
+            e.name
+                .to_str()
+                .is_some_and(|n| n.is_ascii() && !n.eq_ignore_ascii_case(name))
+        });
+        surely_absent.then_some(None)
     }
 
     pub fn is_file(&self, path: &Path) -> bool {
-        match self.entry(path) {
-            Some(EntryKind::File) => true,
-            Some(EntryKind::Dir) => false,
+        match self.lookup(path) {
+            Some(Some(EntryKind::File)) => true,
+            Some(Some(EntryKind::Dir) | None) => false,
             _ => self.stat(path).is_some_and(|s| s.is_file),
         }
     }
 
     pub fn is_dir(&self, path: &Path) -> bool {
-        match self.entry(path) {
-            Some(EntryKind::Dir) => true,
-            Some(EntryKind::File) => false,
+        match self.lookup(path) {
+            Some(Some(EntryKind::Dir)) => true,
+            Some(Some(EntryKind::File) | None) => false,
             _ => self.stat(path).is_some_and(|s| s.is_dir),
         }
     }
 
     /// Whether something is at `path` (following links).
     pub fn exists(&self, path: &Path) -> bool {
-        match self.entry(path) {
-            Some(EntryKind::File | EntryKind::Dir) => true,
+        match self.lookup(path) {
+            Some(Some(EntryKind::File | EntryKind::Dir)) => true,
+            Some(None) => false,
             _ => self.stat(path).is_some(),
         }
     }
 
     /// Whether anything (a dangling link too) is at `path`.
     pub fn lexists(&self, path: &Path) -> bool {
-        self.entry(path).is_some() || self.stat(path).is_some() || path.symlink_metadata().is_ok()
+        match self.lookup(path) {
+            Some(entry) => entry.is_some(),
+            None => self.stat(path).is_some() || path.symlink_metadata().is_ok(),
+        }
     }
 
     /// The content hash of a file, once per path and view.
@@ -691,6 +703,30 @@ mod tests {
         assert_eq!(names(FsView::new(&cache).list(&d).unwrap()).len(), 4);
         std::fs::remove_dir_all(&d).unwrap();
         assert!(FsView::new(&cache).list(&d).is_none());
+    }
+
+    #[test]
+    fn listings_answer_existence_and_leave_case_variants_to_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("CMakeLists.txt"), "").unwrap();
+        std::fs::create_dir(d.join("src")).unwrap();
+        let view = FsView::uncached();
+        assert_eq!(
+            view.lookup(&d.join("CMakeLists.txt")),
+            Some(Some(EntryKind::File))
+        );
+        assert_eq!(view.lookup(&d.join("src")), Some(Some(EntryKind::Dir)));
+        assert_eq!(view.lookup(&d.join("Kconfig")), Some(None));
+        assert_eq!(view.lookup(&d.join("cmakelists.TXT")), None);
+        assert_eq!(view.lookup(&d.join("nope/x")), None);
+        assert!(view.is_file(&d.join("CMakeLists.txt")) && !view.is_file(&d.join("src")));
+        assert!(view.is_dir(&d.join("src")) && !view.exists(&d.join("Kconfig")));
+        // What a stat says about a case variant depends on the file system; the view agrees with it.
+        let variant = d.join("cmakelists.txt");
+        assert_eq!(view.is_file(&variant), variant.is_file());
+        std::fs::write(d.join("caf\u{e9}.txt"), "").unwrap();
+        assert_eq!(FsView::uncached().lookup(&d.join("Kconfig")), None);
     }
 
     #[test]
