@@ -68,6 +68,16 @@ impl Builder {
         self.sandbox.get_or_init(|| sandbox::detect(None))
     }
 
+    /// Whether a build holds `build_dir` right now (what a file watcher needs to tell the
+    /// build's own writes, such as the configure's sdkconfig, from the user's).
+    pub fn building(&self, build_dir: &Path) -> bool {
+        let key = std::fs::canonicalize(build_dir).unwrap_or_else(|_| build_dir.to_path_buf());
+        self.locks
+            .locked()
+            .get(&key)
+            .is_some_and(|lock| lock.try_lock().is_err())
+    }
+
     fn dir_lock(&self, build_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
         let key = std::fs::canonicalize(build_dir).unwrap_or_else(|_| build_dir.to_path_buf());
         self.locks.locked().entry(key).or_default().clone()
