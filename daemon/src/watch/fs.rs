@@ -216,8 +216,11 @@ impl FsWatch {
             Some(timing.tick()),
             handler(sender),
             NoCache,
+            // Polling compares modification times in whole seconds: contents too, so a save
+            // within the second of the last scan is seen.
             notify::Config::default()
                 .with_poll_interval(timing.poll_interval)
+                .with_compare_contents(true)
                 .with_follow_symlinks(false),
         )?;
         let mut watch = FsWatch {

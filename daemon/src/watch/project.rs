@@ -29,6 +29,7 @@ use super::cost::NinjaCache;
 use super::fs::{self, Batch, Exclusions, FsWatch, Roots, Timing};
 use super::{BuildingFn, PlanFn, WatchSettings};
 use crate::error::DaemonError;
+use crate::ninja::canon::lexical_normalize;
 use crate::project::cmake::{GlobRecord, glob_result_changed};
 use crate::project::planner::Planner;
 use crate::sync::LockExt;
@@ -144,9 +145,9 @@ impl View {
                     for (flag, list) in [("-DSDKCONFIG=", false), ("-DSDKCONFIG_DEFAULTS=", true)] {
                         if let Some(v) = arg.strip_prefix(flag) {
                             if list {
-                                files.extend(v.split(';').map(PathBuf::from));
+                                files.extend(v.split(';').map(|f| lexical_normalize(Path::new(f))));
                             } else {
-                                files.push(PathBuf::from(v));
+                                files.push(lexical_normalize(Path::new(v)));
                             }
                         }
                     }
@@ -166,7 +167,8 @@ impl View {
                     .iter()
                     .map(|c| ComponentDir {
                         name: c.name.clone(),
-                        dir: PathBuf::from(&c.dir),
+                        // `EXTRA_COMPONENT_DIRS` often climb out with `..`: events name real paths.
+                        dir: lexical_normalize(Path::new(&c.dir)),
                     })
                     .collect()
             })
@@ -179,7 +181,7 @@ impl View {
             .map(|p| {
                 p.components
                     .iter()
-                    .flat_map(|c| c.sources.iter().map(PathBuf::from))
+                    .flat_map(|c| c.sources.iter().map(|s| lexical_normalize(Path::new(s))))
                     .collect()
             })
             .unwrap_or_default()
@@ -240,7 +242,11 @@ fn glob_base(pattern: &str) -> &Path {
 fn glob_changed_by(globs: &[GlobRecord], path: &Path) -> Option<String> {
     globs
         .iter()
-        .filter(|g| g.patterns.iter().any(|p| path.starts_with(glob_base(p))))
+        .filter(|g| {
+            g.patterns
+                .iter()
+                .any(|p| path.starts_with(lexical_normalize(glob_base(p))))
+        })
         .find(|g| glob_result_changed(g))
         .map(|g| g.patterns.join(" "))
 }
@@ -653,7 +659,15 @@ impl ProjectWatch {
         let sources = view.sources();
         let config_files = view.config_files(&self.project_dir);
         let globs: Vec<GlobRecord> = if d.paths.values().any(|e| *e != PathEvent::Modified) {
+            // The evaluator knows components by their directory as discovered (`..` and all).
+            let raw: Vec<PathBuf> = view
+                .plan
+                .iter()
+                .flat_map(|p| &p.components)
+                .map(|c| PathBuf::from(&c.dir))
+                .collect();
             let mut dirs: Vec<&Path> = components.iter().map(|c| c.dir.as_path()).collect();
+            dirs.extend(raw.iter().map(PathBuf::as_path));
             dirs.push(&self.project_dir);
             self.shared.planner.evaluator.cached_globs(&dirs)
         } else {
