@@ -167,9 +167,11 @@ fn main() -> ExitCode {
     code
 }
 
+/// Installs the SIGTERM/SIGINT handlers before returning (so a signal that arrives right after is
+/// already a drain, not the default death), then waits for one in a task.
 fn spawn_signal_handlers(stop: CancellationToken) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut term), Ok(mut int)) = (
             signal(SignalKind::terminate()),
@@ -178,12 +180,14 @@ fn spawn_signal_handlers(stop: CancellationToken) {
             tracing::error!("cannot install signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: draining"),
-            _ = int.recv() => tracing::info!("SIGINT: draining"),
-        }
-        stop.cancel();
-    });
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: draining"),
+                _ = int.recv() => tracing::info!("SIGINT: draining"),
+            }
+            stop.cancel();
+        });
+    }
 }
 
 /// Logs go to a daily-rotated file in `<data>/logs` (a week kept) and, in the foreground, to stderr.

@@ -238,6 +238,20 @@ impl Planner {
         }
     }
 
+    /// `generate_build_plan` when the caller watches the file system: the same plan as
+    /// [`Self::plan`], given that since the previous plan of the same `params` only the `changed`
+    /// paths (files, or directories whose entries changed) may differ. Without a previous plan of
+    /// these params it is a full plan.
+    pub fn plan_with_changes(
+        &self,
+        params: &BuildPlanParams,
+        ctx: &PlanContext,
+        changed: &[PathBuf],
+    ) -> Result<BuildPlan, DaemonError> {
+        let _ = changed;
+        self.plan(params, ctx)
+    }
+
     fn plan_cmake(
         &self,
         params: &BuildPlanParams,
