@@ -71,8 +71,11 @@ pub fn default_max_watches() -> u64 {
         .unwrap_or(8192)
 }
 
-/// How the watcher plans: the daemon's planner with its context (history, sandbox, ccache).
-pub type PlanFn = dyn Fn(&BuildPlanParams) -> Result<BuildPlan, DaemonError> + Send + Sync;
+/// How the watcher plans: the daemon's planner with its context (history, sandbox, ccache),
+/// told which paths changed since the previous plan of the same params (`None`: plan from
+/// scratch).
+pub type PlanFn =
+    dyn Fn(&BuildPlanParams, Option<&[PathBuf]>) -> Result<BuildPlan, DaemonError> + Send + Sync;
 
 /// Whether a build runs in a build directory right now.
 pub type BuildingFn = dyn Fn(&Path) -> bool + Send + Sync;
@@ -270,35 +273,42 @@ fn view_label(key: &str) -> String {
     )
 }
 
-/// Plans as `generate_build_plan` does: the daemon's planner with past build durations from the
+/// Plans as `generate_build_plan` does (incrementally when told what changed): the daemon's planner with past build durations from the
 /// store, the sandbox builds would use, ccache from the caller's environment.
 pub fn daemon_plan_fn(
     planner: Arc<crate::project::planner::Planner>,
     tasks: Arc<crate::tasks::Tasks>,
     builder: Arc<crate::build::runner::Builder>,
 ) -> Arc<PlanFn> {
-    Arc::new(move |params: &BuildPlanParams| {
-        let sandbox = match builder.sandbox() {
-            crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
-            crate::sandbox::Sandbox::Unsandboxed { reason } => {
-                ("none".to_string(), Some(reason.clone()))
+    Arc::new(
+        move |params: &BuildPlanParams, changed: Option<&[PathBuf]>| {
+            let sandbox = match builder.sandbox() {
+                crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
+                crate::sandbox::Sandbox::Unsandboxed { reason } => {
+                    ("none".to_string(), Some(reason.clone()))
+                }
+            };
+            let history = |project: &Path,
+                           target: &str,
+                           profile: espctl_protocol::plan::Profile| {
+                tasks
+                    .store()
+                    .median_build_duration(&project.display().to_string(), target, profile.as_str())
+                    .ok()
+                    .flatten()
+            };
+            let ctx = crate::project::planner::PlanContext {
+                home: std::env::var_os("HOME").map(PathBuf::from),
+                idf_paths: Vec::new(),
+                default_idf_version: None,
+                history: &history,
+                ccache: crate::rpc::ccache_enabled(&params.env),
+                sandbox,
+            };
+            match changed {
+                Some(changed) => planner.plan_with_changes(params, &ctx, changed),
+                None => planner.plan(params, &ctx),
             }
-        };
-        let history = |project: &Path, target: &str, profile: espctl_protocol::plan::Profile| {
-            tasks
-                .store()
-                .median_build_duration(&project.display().to_string(), target, profile.as_str())
-                .ok()
-                .flatten()
-        };
-        let ctx = crate::project::planner::PlanContext {
-            home: std::env::var_os("HOME").map(PathBuf::from),
-            idf_paths: Vec::new(),
-            default_idf_version: None,
-            history: &history,
-            ccache: crate::rpc::ccache_enabled(&params.env),
-            sandbox,
-        };
-        planner.plan(params, &ctx)
-    })
+        },
+    )
 }

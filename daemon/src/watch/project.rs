@@ -485,7 +485,7 @@ impl ProjectWatch {
             return Ok((initial, receiver));
         }
         let started = Instant::now();
-        let plan = (self.shared.plan)(&params)?;
+        let plan = (self.shared.plan)(&params, None)?;
         let replan_ms = ms(started);
         let (sender, receiver) = broadcast::channel(VIEW_BUFFER);
         let view = View {
@@ -742,8 +742,26 @@ impl ProjectWatch {
                 0.0,
             )
         } else {
+            // The changed files, and the directories whose entries changed.
+            let mut changed: Vec<PathBuf> = d.paths.keys().cloned().collect();
+            for (path, event) in &d.paths {
+                if *event != PathEvent::Modified
+                    && let Some(parent) = path.parent()
+                {
+                    changed.push(parent.to_path_buf());
+                }
+            }
+            changed.sort();
+            changed.dedup();
             let started = Instant::now();
-            match (self.shared.plan)(&view.params) {
+            // A configure or a build changes what the planner reads from the build directory
+            // (its metadata): plan that from scratch.
+            let replanned = if d.rescan || view.plan.is_none() || d.paths.is_empty() {
+                (self.shared.plan)(&view.params, None)
+            } else {
+                (self.shared.plan)(&view.params, Some(&changed))
+            };
+            match replanned {
                 Ok(plan) => {
                     let s = summary(&plan);
                     let diagnostics = plan.errors.clone();
