@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod mcp;
 pub mod plan;
 pub mod rpc;
+pub mod watch;
 
 /// Every scenario, in run order.
 pub static SCENARIOS: &[Scenario] = &[
@@ -26,6 +27,11 @@ pub static SCENARIOS: &[Scenario] = &[
     plan::PLAN_REPLAN,
     plan::PLAN_REPLAN_CMAKELISTS,
     plan::CLEAN_PLAN_20K,
+    watch::WATCH_SAVE_LATENCY,
+    watch::WATCH_REPLAN,
+    watch::WATCH_SETUP,
+    watch::WATCH_RSS,
+    watch::WATCH_PREDICT_NINJA,
 ];
 
 /// The scenario called `name`.
