@@ -214,6 +214,9 @@ pub enum WatchEvent {
     PlanChanged(Box<PlanChanged>),
     /// `--build` started an incremental build after change `sequence`.
     BuildStarted { task_id: String, sequence: u64 },
+    /// The daemon refused to start the build for change `sequence` (for example: the plan has
+    /// errors); the watch goes on.
+    BuildRefused { sequence: u64, error: String },
     /// A newer change made the running build stale: it was canceled.
     BuildCanceled {
         task_id: String,

@@ -91,7 +91,7 @@ pub async fn run(args: WatchArgs, socket: &Path, out: Output) -> Outcome {
             && running.is_none()
             && let Some(sequence) = wanted.take()
         {
-            let started = client
+            let started = match client
                 .call::<BuildStart>(&BuildStartParams {
                     path: path.clone(),
                     target: args.target.clone(),
@@ -99,7 +99,18 @@ pub async fn run(args: WatchArgs, socket: &Path, out: Output) -> Outcome {
                     env: env.clone(),
                     ..Default::default()
                 })
-                .await?;
+                .await
+            {
+                Ok(started) => started,
+                Err(espctl::ClientError::Daemon { message, .. }) => {
+                    view.event(&WatchEvent::BuildRefused {
+                        sequence,
+                        error: message,
+                    })?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let events = client
                 .subscribe::<TaskSubscribe>(&TaskSubscribeParams {
                     task_id: Some(started.task_id.clone()),
@@ -351,6 +362,11 @@ pub fn render(event: &WatchEvent, out: &Output, clock: &str) -> Vec<String> {
         WatchEvent::BuildStarted { task_id, sequence } => lines.push(format!(
             "{stamp} {} started {task_id} (change {sequence})",
             tag("build", Color::Bold)
+        )),
+        WatchEvent::BuildRefused { sequence, error } => lines.push(format!(
+            "{stamp} {} not started for change {sequence}: {}",
+            tag("build", Color::Red),
+            shorten(error, REASON_WIDTH)
         )),
         WatchEvent::BuildCanceled {
             task_id,

@@ -177,10 +177,10 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// The debouncer checks for settled events this often: a tenth of the debounce, so a change
-    /// is reported within about 10% of the debounce after it settles.
+    /// The debouncer checks for settled events this often: a twentieth of the debounce, so a
+    /// change is reported within about 5% of the debounce after it settles.
     fn tick(&self) -> Duration {
-        (self.debounce / 10).max(Duration::from_millis(1))
+        (self.debounce / 20).max(Duration::from_millis(1))
     }
 }
 

@@ -502,7 +502,9 @@ impl ProjectWatch {
                 .or_insert_with(|| content_hash(&f));
         }
         st.views.insert(key.to_string(), view);
+        let watching = Instant::now();
         self.sync_roots(&mut st);
+        let watch_ms = ms(watching);
         let status = self.status();
         let view = st.views.get_mut(key).expect("just inserted");
         let predicted = Instant::now();
@@ -521,11 +523,19 @@ impl ProjectWatch {
             plan: Some(summary(plan)),
             cost,
             cost_note,
-            watch: status,
+            watch: status.clone(),
             replan_ms,
             predict_ms,
         };
         view.last = Some(Arc::new(initial.clone()));
+        tracing::info!(
+            project = %self.project_dir.display(),
+            mode = status.mode.as_str(),
+            paths = status.paths_watched,
+            "watch opened in {:.1} ms (plan {replan_ms:.1} ms, watches {watch_ms:.1} ms, cost \
+             {predict_ms:.1} ms)",
+            ms(started)
+        );
         Ok((initial, receiver))
     }
 
@@ -865,6 +875,8 @@ impl ProjectWatch {
         }
         trees.sort();
         trees.dedup();
+        let trees = group_siblings(trees, &self.project_dir);
+        let mut trees = trees;
         // Drop trees inside other trees.
         let all = trees.clone();
         trees.retain(|t| !all.iter().any(|o| o != t && t.starts_with(o)));
@@ -1057,6 +1069,38 @@ fn predict(
         Ok(cost) => (Some(cost), None),
         Err(e) => (None, Some(format!("cannot predict the build: {e}"))),
     }
+}
+
+/// Component directories outside the project that are most of their parent's subdirectories
+/// (ESP-IDF's `components/`) are watched through that parent: one recursive watch request instead
+/// of one per component, for a few more directories watched.
+fn group_siblings(trees: Vec<PathBuf>, project_dir: &Path) -> Vec<PathBuf> {
+    let mut by_parent: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for t in trees {
+        match t.parent() {
+            Some(parent) if t != project_dir && !project_dir.starts_with(parent) => {
+                by_parent.entry(parent.to_path_buf()).or_default().push(t)
+            }
+            _ => out.push(t),
+        }
+    }
+    for (parent, children) in by_parent {
+        let siblings = std::fs::read_dir(&parent)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .count()
+            })
+            .unwrap_or(usize::MAX);
+        if children.len() >= 4 && children.len() * 2 >= siblings {
+            out.push(parent);
+        } else {
+            out.extend(children);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Files under a new directory (bounded).
