@@ -30,9 +30,20 @@ impl BenchDaemon {
         Ok(daemon)
     }
 
+    /// [`BenchDaemon::start`] with more arguments for `espctld` (for example `--cancel-grace 1`).
+    pub fn start_with(bins: &Bins, extra_args: &[&str]) -> anyhow::Result<BenchDaemon> {
+        let mut daemon = BenchDaemon::spawn_with(bins, extra_args)?;
+        daemon.wait_answering(READY_TIMEOUT)?;
+        Ok(daemon)
+    }
+
     /// Spawns a daemon on a fresh socket and data directory without waiting for it.
     /// [`BenchDaemon::spawned_at`] is taken just before the spawn.
     pub fn spawn(bins: &Bins) -> anyhow::Result<BenchDaemon> {
+        BenchDaemon::spawn_with(bins, &[])
+    }
+
+    fn spawn_with(bins: &Bins, extra_args: &[&str]) -> anyhow::Result<BenchDaemon> {
         let dir = tempfile::Builder::new()
             .prefix("espctl-bench")
             .tempdir()
@@ -51,6 +62,7 @@ impl BenchDaemon {
             .arg(&data_dir)
             .arg("--idle-timeout")
             .arg("0")
+            .args(extra_args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -5,7 +5,8 @@
 //! request, replies the size of the real response, so the bytes crossing the socket match what
 //! the scenario compared against moves; everything else (WebSocket framing, JSON, routing, the
 //! handler, the async runtimes) is what the daemon's figure adds on top. Server and clients are plain
-//! blocking threads, one per connection: the least work a round trip can cost.
+//! blocking threads, one per connection, which wait for data in `poll` like the RPC scenarios'
+//! clients do (see [`wait_readable`]): the least work a round trip can cost.
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -97,9 +98,52 @@ fn serve(mut conn: UnixStream, reply: &[u8]) {
 
 fn read_frame(conn: &mut UnixStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
     let mut header = [0u8; 4];
-    conn.read_exact(&mut header)?;
+    read_exact(conn, &mut header)?;
     buf.resize(u32::from_le_bytes(header) as usize, 0);
-    conn.read_exact(buf)
+    read_exact(conn, buf)
+}
+
+/// `read_exact` that sleeps in [`wait_readable`] rather than in `read`.
+fn read_exact(conn: &mut UnixStream, mut buf: &mut [u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        wait_readable(conn, None)?;
+        match conn.read(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => buf = &mut buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `conn` has data to read (or its peer hung up), at most `timeout`.
+///
+/// A thread blocked in `read` on a Unix socket is also woken each time its peer consumes what it
+/// wrote (the "space to write" wake-up shares the socket's wait queue): once per round trip, for
+/// nothing, paid by both sides on cores they share. `poll(POLLIN)` sleeps only for what it asked
+/// for, as an event-driven client does.
+pub fn wait_readable(conn: &UnixStream, timeout: Option<Duration>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let timeout_ms = timeout.map_or(-1, |t| i32::try_from(t.as_millis()).unwrap_or(i32::MAX));
+    let mut fd = libc::pollfd {
+        fd: conn.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one pollfd we own, for a socket that stays open during the call.
+        match unsafe { libc::poll(&mut fd, 1, timeout_ms) } {
+            1.. => return Ok(()),
+            0 => return Err(std::io::ErrorKind::TimedOut.into()),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
 }
 
 /// A client connection that sends requests of a fixed size.

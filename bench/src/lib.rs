@@ -4,7 +4,8 @@
 //! - [`scenarios`]: the registry, one module per area (`rpc`, `cli`, `lifecycle`, `bundle`);
 //! - [`harness`]: what a scenario is and returns, and the context it runs in;
 //! - [`daemon`], [`rpc`], [`echo`]: real daemons on temp sockets, clients, the raw-socket baseline;
-//! - [`stats`]: percentiles over sorted samples; [`cpu`]: where the CPU time went;
+//! - [`stats`]: percentiles over sorted samples; [`cpu`]: where the CPU time went; [`procs`]: a
+//!   build's processes in the process table;
 //! - [`report`]: the table and the JSON.
 //!
 //! Real figures need release builds: `cargo build --release --workspace && target/release/espctl-bench`.
@@ -14,6 +15,7 @@ pub mod cpu;
 pub mod daemon;
 pub mod echo;
 pub mod harness;
+pub mod procs;
 pub mod report;
 pub mod rpc;
 pub mod scenarios;

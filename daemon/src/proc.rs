@@ -251,6 +251,40 @@ pub fn signal_group(group: ProcessGroupRecord, signal: nix::sys::signal::Signal)
     nix::sys::signal::killpg(Pid::from_raw(group.pgid), signal).is_ok()
 }
 
+/// Signals the members of a recorded group one by one, leaving out those `skip` names (by pid and
+/// command name, as `/proc/<pid>/stat` gives it). Returns how many were signalled; none when the
+/// leader is no longer the recorded process.
+#[cfg(target_os = "linux")]
+pub fn signal_members(
+    group: ProcessGroupRecord,
+    signal: nix::sys::signal::Signal,
+    skip: impl Fn(i32, &str) -> bool,
+) -> usize {
+    use nix::unistd::Pid;
+    if group.pgid <= 1 {
+        return 0;
+    }
+    if let Some(start) = process_start_time(group.pgid)
+        && group.leader_start_time != 0
+        && start != group.leader_start_time
+    {
+        return 0;
+    }
+    group_members(group.pgid)
+        .into_iter()
+        .filter(|pid| !skip(*pid, &command_name(*pid).unwrap_or_default()))
+        .filter(|pid| nix::sys::signal::kill(Pid::from_raw(*pid), signal).is_ok())
+        .count()
+}
+
+/// The command name of a process (field 2 of `/proc/<pid>/stat`, without its parentheses).
+#[cfg(target_os = "linux")]
+pub fn command_name(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, _) = stat.rsplit_once(')')?;
+    Some(head.split_once('(')?.1.to_string())
+}
+
 /// Live (not zombie) processes whose process group is `pgid`, from the process table.
 #[cfg(target_os = "linux")]
 pub fn group_members(pgid: i32) -> Vec<i32> {

@@ -8,6 +8,7 @@
 //!   with serde's message. Every other error is a [`DaemonError`] converted in `error.rs`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,7 @@ use espctl_protocol::{ErrorCode, PROTOCOL_VERSION};
 use jsonrpsee::core::server::SubscriptionCloseResponse;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage, SubscriptionSink};
+use serde_json::value::RawValue;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::bundle;
@@ -41,7 +43,7 @@ pub fn build_module(daemon: Arc<Daemon>) -> RpcModule<Daemon> {
                 call::<m::DaemonShutdown, _, _>(&mut module, daemon_shutdown)
             }
             m::TaskList::NAME => call::<m::TaskList, _, _>(&mut module, task_list),
-            m::BuildStatus::NAME => call::<m::BuildStatus, _, _>(&mut module, build_status),
+            m::BuildStatus::NAME => call_now::<m::BuildStatus, _>(&mut module, build_status),
             m::BuildCancel::NAME => call::<m::BuildCancel, _, _>(&mut module, build_cancel),
             m::BuildLogRead::NAME => call::<m::BuildLogRead, _, _>(&mut module, build_log_read),
             m::BuildRustElf::NAME => call::<m::BuildRustElf, _, _>(&mut module, build_rust_elf),
@@ -119,6 +121,52 @@ where
                     .await
                     .map_err(ErrorObjectOwned::from)
             }
+        })
+        .unwrap_or_else(|e| panic!("register {}: {e}", M::NAME));
+}
+
+/// A result already rendered as JSON text, from a value of type `T` (the method's result type).
+pub struct Rendered<T> {
+    json: Arc<RawValue>,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> Rendered<T> {
+    /// `json` must be the serialisation of a `T`.
+    pub fn of(json: Arc<RawValue>) -> Rendered<T> {
+        Rendered {
+            json,
+            of: PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for Rendered<T> {
+    fn clone(&self) -> Self {
+        Rendered::of(self.json.clone())
+    }
+}
+
+impl<T> serde::Serialize for Rendered<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+/// Registers a method whose handler never waits (it reads state the daemon holds in memory). It
+/// runs inline in the call, without a future of its own, and answers with JSON it has already
+/// rendered.
+fn call_now<M, F>(module: &mut RpcModule<Daemon>, handler: F)
+where
+    M: Method,
+    M::Result: 'static,
+    F: Fn(&Daemon, M::Params) -> Result<Rendered<M::Result>, DaemonError> + Send + Sync + 'static,
+{
+    module
+        .register_method(M::NAME, move |params, daemon, _| {
+            daemon.activity.touch();
+            let params: M::Params = parse_params(&params)?;
+            handler(daemon, params).map_err(ErrorObjectOwned::from)
         })
         .unwrap_or_else(|e| panic!("register {}: {e}", M::NAME));
 }
@@ -231,8 +279,8 @@ async fn task_list(d: Arc<Daemon>, p: m::TaskListParams) -> Result<m::TaskListRe
     })
 }
 
-async fn build_status(d: Arc<Daemon>, p: m::TaskIdParams) -> Result<TaskInfo, DaemonError> {
-    d.tasks.get(&p.task_id)
+fn build_status(d: &Daemon, p: m::TaskIdParams) -> Result<Rendered<TaskInfo>, DaemonError> {
+    d.tasks.get_json(&p.task_id).map(Rendered::of)
 }
 
 async fn build_cancel(

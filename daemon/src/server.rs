@@ -11,8 +11,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -22,7 +22,6 @@ use interprocess::local_socket::traits::tokio::Listener as _;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use tokio_util::sync::CancellationToken;
 
-use crate::sync::LockExt;
 use crate::tasks::{TaskSettings, Tasks};
 
 /// Largest request body accepted (bigger ones get an error and the connection goes on).
@@ -49,20 +48,38 @@ pub struct Daemon {
     pub watches: Arc<crate::watch::Watches>,
 }
 
-/// What the idle timeout looks at.
-#[derive(Default)]
+/// What the idle timeout looks at. Every call touches it, so it is lock-free: the last activity is
+/// kept as milliseconds since a fixed origin in an atomic.
 pub struct Activity {
-    last: Mutex<Option<Instant>>,
+    origin: Instant,
+    /// Milliseconds from `origin` to the last activity.
+    last_ms: AtomicU64,
     connections: AtomicUsize,
 }
 
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            connections: AtomicUsize::new(0),
+        }
+    }
+}
+
 impl Activity {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     pub fn touch(&self) {
-        *self.last.locked() = Some(Instant::now());
+        // `fetch_max`: a late store from a slow thread never moves the mark backwards.
+        self.last_ms.fetch_max(self.now_ms(), Ordering::Relaxed);
     }
 
     fn idle_for(&self) -> Duration {
-        self.last.locked().map(|t| t.elapsed()).unwrap_or_default()
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(last))
     }
 
     pub fn open_connections(&self) -> usize {
@@ -487,4 +504,19 @@ fn spawn_maintenance(daemon: Arc<Daemon>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_measures_idleness_from_the_last_touch() {
+        let activity = Activity::default();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(activity.idle_for() >= Duration::from_millis(250));
+        activity.touch();
+        assert!(activity.idle_for() < Duration::from_millis(250));
+        assert_eq!(activity.open_connections(), 0);
+    }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use espctl_protocol::ErrorCode;
 use espctl_protocol::task::{TaskId, TaskInfo, TaskKind, TaskStatus};
 use futures::FutureExt;
+use serde_json::value::RawValue;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +26,7 @@ use crate::logs::{LogStore, LogWriter};
 use crate::store::{ProcessGroupRecord, Store};
 use crate::sync::LockExt;
 
-/// How many finished tasks `get` keeps in memory.
+/// How many finished tasks `get` and `get_json` keep in memory.
 const FINISHED_CACHE: usize = 1024;
 
 /// The message a task gets when the daemon died under it.
@@ -78,10 +79,38 @@ pub struct Tasks {
     artifacts_dir: PathBuf,
     live: Mutex<HashMap<TaskId, LiveTask>>,
     /// Recently finished tasks, so status calls for them need no database read.
-    finished: Mutex<HashMap<TaskId, TaskInfo>>,
+    finished: Mutex<HashMap<TaskId, Arc<Finished>>>,
     events: broadcast::Sender<TaskInfo>,
     settings: TaskSettings,
     accepting: AtomicBool,
+}
+
+/// A finished task in memory. It can no longer change, so its JSON is rendered once and every status
+/// call shares it.
+struct Finished {
+    info: TaskInfo,
+    json: Arc<RawValue>,
+}
+
+impl Finished {
+    fn new(info: TaskInfo) -> Finished {
+        let json = render(&info);
+        Finished { info, json }
+    }
+}
+
+/// A task that is not live, as [`Tasks::recorded`] finds it.
+enum Recorded {
+    Finished(Arc<Finished>),
+    Unfinished(Box<TaskInfo>),
+}
+
+/// A task's state as JSON text.
+fn render(info: &TaskInfo) -> Arc<RawValue> {
+    // A `TaskInfo` is plain data (strings, numbers, a JSON value): serialising it cannot fail.
+    serde_json::value::to_raw_value(info)
+        .expect("a TaskInfo always serializes")
+        .into()
 }
 
 /// What a task's work uses to report: log lines, progress, and whether it was asked to stop.
@@ -436,13 +465,30 @@ impl Tasks {
         }
     }
 
-    /// Keeps a finished task in memory (a bounded number of them).
-    fn remember_finished(&self, info: TaskInfo) {
+    /// Keeps a finished task in memory (a bounded number of them), rendered.
+    fn remember_finished(&self, info: TaskInfo) -> Arc<Finished> {
+        let finished = Arc::new(Finished::new(info));
         let mut cache = self.finished.locked();
         if cache.len() >= FINISHED_CACHE {
             cache.clear();
         }
-        cache.insert(info.task_id.clone(), info);
+        cache.insert(finished.info.task_id.clone(), finished.clone());
+        finished
+    }
+
+    /// A task that is not live: from the cache, else from the store (cached when finished).
+    fn recorded(&self, id: &TaskId) -> Result<Recorded, DaemonError> {
+        if let Some(t) = self.finished.locked().get(id) {
+            return Ok(Recorded::Finished(t.clone()));
+        }
+        match self.store.get(id)? {
+            Some(info) if info.status.is_final() => {
+                Ok(Recorded::Finished(self.remember_finished(info)))
+            }
+            // A task a dead daemon left unfinished, which the restart sweep has not reached yet.
+            Some(info) => Ok(Recorded::Unfinished(Box::new(info))),
+            None => Err(DaemonError::task_not_found(id.as_str())),
+        }
     }
 
     /// Applies a change to a live task: store first, then announce.
@@ -477,17 +523,22 @@ impl Tasks {
         if let Some(t) = self.live.locked().get(id) {
             return Ok(t.state.borrow().clone());
         }
-        if let Some(t) = self.finished.locked().get(id) {
-            return Ok(t.clone());
+        Ok(match self.recorded(id)? {
+            Recorded::Finished(t) => t.info.clone(),
+            Recorded::Unfinished(info) => *info,
+        })
+    }
+
+    /// [`Tasks::get`] as JSON text, what `build.status` answers. A finished task's JSON is rendered
+    /// once and shared, so asking about it again copies no state and serialises nothing.
+    pub fn get_json(&self, id: &TaskId) -> Result<Arc<RawValue>, DaemonError> {
+        if let Some(t) = self.live.locked().get(id) {
+            return Ok(render(&t.state.borrow()));
         }
-        let info = self
-            .store
-            .get(id)?
-            .ok_or_else(|| DaemonError::task_not_found(id.as_str()))?;
-        if info.status.is_final() {
-            self.remember_finished(info.clone());
-        }
-        Ok(info)
+        Ok(match self.recorded(id)? {
+            Recorded::Finished(t) => t.json.clone(),
+            Recorded::Unfinished(info) => render(&info),
+        })
     }
 
     /// The store, for records that belong to no single task (build durations).
@@ -681,6 +732,51 @@ mod tests {
             TaskStatus::Canceled
         );
         assert_eq!(tasks.active_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn status_json_is_the_task_info_live_finished_and_after_a_restart() {
+        let (dir, tasks) = open();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let t = tasks
+            .spawn(
+                TaskKind::RustElf,
+                "json".into(),
+                serde_json::json!({}),
+                |ctx| async move {
+                    ctx.progress(0.25, "bundling");
+                    let _ = released.await;
+                    Ok(serde_json::json!({"bundle": "x.tar.gz", "n": [1, 2]}))
+                },
+            )
+            .unwrap();
+        let id = t.task_id.clone();
+        let parse = |json: &RawValue| serde_json::from_str::<TaskInfo>(json.get()).unwrap();
+        let mut live = parse(&tasks.get_json(&id).unwrap());
+        while live.phase != "bundling" {
+            tokio::task::yield_now().await;
+            live = parse(&tasks.get_json(&id).unwrap());
+        }
+        assert_eq!(live, tasks.get(&id).unwrap());
+        assert_eq!(live.status, TaskStatus::Running);
+
+        release.send(()).unwrap();
+        let done = tasks.wait(&id).await.unwrap();
+        let json = tasks.get_json(&id).unwrap();
+        assert_eq!(parse(&json), done);
+        // Rendered once, shared by later calls.
+        assert!(Arc::ptr_eq(&json, &tasks.get_json(&id).unwrap()));
+
+        // A restarted daemon reads it from the store and answers the same.
+        let reopened = Tasks::open(dir.path(), tasks.settings().clone()).unwrap();
+        assert_eq!(parse(&reopened.get_json(&id).unwrap()), done);
+        assert_eq!(
+            reopened
+                .get_json(&TaskId::from_bytes([2; 16]))
+                .unwrap_err()
+                .code,
+            ErrorCode::TaskNotFound
+        );
     }
 
     #[tokio::test]

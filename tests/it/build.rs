@@ -1,7 +1,8 @@
 //! Builds through the real daemon: the stand-in ESP-IDF configured and built with real CMake and
-//! Ninja, as tasks. The plan and the build run the same steps; failures carry diagnostics; cancel and a
-//! killed daemon leave no process behind; artifacts, bundle, SBOM and ELF retention; set_target.run;
-//! the CLI's views and exit codes.
+//! Ninja, as tasks. The plan and the build run the same steps; failures carry diagnostics; cancel
+//! (Ninja interrupted, steps that ignore SIGINT forced), Ctrl-C in `espctl build` and a killed
+//! daemon leave no process behind; artifacts, bundle, SBOM and ELF retention; set_target.run; the
+//! CLI's views and exit codes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,6 +81,124 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The live descendants of `pid` (children, their children, ...), as `pid: command name`.
+fn descendants(pid: i32) -> Vec<String> {
+    let mut table = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid: i32 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or("");
+        if state != "Z" && state != "X" {
+            table.push((p, ppid, comm.to_string()));
+        }
+    }
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for (p, ppid, comm) in &table {
+            if *ppid == parent {
+                found.push(format!("{p}: {comm}"));
+                parents.push(*p);
+            }
+        }
+    }
+    found
+}
+
+/// Waits until compile steps of the daemon's build run (the stand-in's slow compile sleeps) and
+/// its processes have not changed for 0.2 s; returns the process groups the daemon started the
+/// build's steps in.
+///
+/// A shell that gets SIGINT while it starts a program can lose the signal (the program then runs
+/// on, and only the forced stop ends it): the quiet spell makes sure no step is starting.
+fn wait_compile_step(d: &TestDaemon) -> Vec<i32> {
+    let daemon = d.pid() as i32;
+    let mut last = (Vec::new(), std::time::Instant::now());
+    wait_for(Duration::from_secs(120), "a compile step to run", || {
+        let now = descendants(daemon);
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+            return None;
+        }
+        (last.0.iter().any(|p| p.ends_with(": sleep"))
+            && last.1.elapsed() >= Duration::from_millis(200))
+        .then_some(())
+    });
+    let mut groups = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        if fields[1].parse::<i32>() == Ok(daemon) && fields[2].parse::<i32>() == Ok(p) {
+            groups.push(p);
+        }
+    }
+    assert!(
+        !groups.is_empty(),
+        "the build's step runs in no group of its own"
+    );
+    groups
+}
+
+/// Live processes in process group `pgid`.
+fn group_members(pgid: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                let fields: Vec<&str> = stat
+                    .rsplit_once(')')
+                    .unwrap()
+                    .1
+                    .split_whitespace()
+                    .collect();
+                fields[0] != "Z" && fields[0] != "X" && fields[2].parse::<i32>() == Ok(pgid)
+            })
+        })
+        .collect()
+}
+
+/// Nothing of a stopped build is left: no process in its groups, no child of the daemon, nothing
+/// naming the project.
+fn assert_nothing_left(d: &TestDaemon, groups: &[i32], project: &Path) {
+    let left = wait_for(
+        Duration::from_secs(5),
+        "the build's processes to go",
+        || {
+            let mut left: Vec<String> = groups
+                .iter()
+                .flat_map(|g| group_members(*g))
+                .map(|p| format!("{p} in a build group"))
+                .collect();
+            left.extend(descendants(d.pid() as i32));
+            left.extend(processes_mentioning(&project.display().to_string()));
+            left.is_empty().then_some(left)
+        },
+    );
+    assert!(left.is_empty());
 }
 
 #[test]
@@ -286,6 +405,7 @@ fn cancel_interrupts_the_build_leaves_no_process_and_the_next_build_succeeds() {
         !processes_mentioning(&needle).is_empty(),
         "the build should be running"
     );
+    wait_compile_step(&d);
     let begun = std::time::Instant::now();
     let r = call(&d, "build.cancel", json!({"task_id": id})).unwrap();
     assert_eq!(r["status"], "canceled");
@@ -299,6 +419,21 @@ fn cancel_interrupts_the_build_leaves_no_process_and_the_next_build_succeeds() {
         elapsed < Duration::from_millis(2500 + 500 + 1500),
         "cancel took {elapsed:?}"
     );
+    // Ninja got the interrupt itself (the sandbox was not torn down under it), so it stopped its
+    // jobs and removed their partial outputs.
+    let lines = log_lines(&d, &id);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ninja: build stopped: interrupted by user")),
+        "{}",
+        lines.join("\n")
+    );
+    let st = call(&d, "build.status", json!({"task_id": id})).unwrap();
+    assert!(
+        !st["error"].as_str().unwrap().contains("forced"),
+        "an interrupted Ninja stops within the grace period: {st}"
+    );
     // The build dir is still usable.
     let id2 = start(&d, &dir, &env_with(&env, &[]), json!({}));
     let st = wait_final(&d, &id2, Duration::from_secs(300));
@@ -307,6 +442,124 @@ fn cancel_interrupts_the_build_leaves_no_process_and_the_next_build_succeeds() {
         "succeeded",
         "{}",
         log_lines(&d, &id2).join("\n")
+    );
+}
+
+#[test]
+fn compile_steps_that_ignore_sigint_are_forced_after_the_grace_period_and_leave_nothing() {
+    let Some(env) = standin_env() else { return };
+    let stubborn = env_with(
+        &env,
+        &[("STANDIN_SLOW_MS", "30000"), ("STANDIN_IGNORE_SIGINT", "1")],
+    );
+    let d = TestDaemon::start_with(&["--idle-timeout", "0", "--cancel-grace", "1"]);
+    let project = copy_fixture("hello");
+    let dir = project.path().canonicalize().unwrap();
+    let id = start(&d, &dir, &stubborn, json!({}));
+    let groups = wait_compile_step(&d);
+    let begun = std::time::Instant::now();
+    let r = call(&d, "build.cancel", json!({"task_id": id})).unwrap();
+    assert_eq!(r["status"], "canceled");
+    assert_nothing_left(&d, &groups, &dir);
+    let elapsed = begun.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "steps that ignore SIGINT stopped before the grace period: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1000 + 500 + 1500),
+        "{elapsed:?}"
+    );
+    let st = call(&d, "build.status", json!({"task_id": id})).unwrap();
+    assert!(st["error"].as_str().unwrap().contains("forced"), "{st}");
+}
+
+#[test]
+fn ctrl_c_in_the_build_view_cancels_the_build_and_exits_130() {
+    let Some(env) = standin_env() else { return };
+    // The CLI forwards only the ESP-IDF variables, so the slow compiler comes with the install: a
+    // copy of the stand-in whose export.sh turns the knob on.
+    let idf = tempfile::Builder::new()
+        .prefix("espctl-slow-idf-")
+        .tempdir()
+        .unwrap();
+    espctl_tests::copy_tree(&standin_idf_path(), idf.path());
+    let export = idf.path().join("export.sh");
+    let mut script = std::fs::read_to_string(&export).unwrap();
+    script.push_str("\nSTANDIN_SLOW_MS=30000\nexport STANDIN_SLOW_MS\n");
+    std::fs::write(&export, script).unwrap();
+
+    let d = TestDaemon::start_with(&["--idle-timeout", "0", "--cancel-grace", "2"]);
+    let project = copy_fixture("hello");
+    let dir = project.path().canonicalize().unwrap();
+    let mut cmd = d.espctl();
+    cmd.args(["build", "--target", "esp32c3"])
+        .arg(&dir)
+        .env("IDF_CCACHE_ENABLE", "0");
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    cmd.env("IDF_PATH", idf.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    // The human view names each phase as it begins.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == "==> compiling" => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("espctl build never showed the compiling phase: {e}");
+            }
+        }
+    }
+    let groups = wait_compile_step(&d);
+
+    let begun = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = wait_for(Duration::from_secs(2 + 10), "espctl to exit", || {
+        child.try_wait().unwrap()
+    });
+    let stderr = reader.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        begun.elapsed() < Duration::from_millis(2000 + 500 + 1500),
+        "{:?}",
+        begun.elapsed()
+    );
+    assert!(stderr.contains("build canceled by Ctrl-C"), "{stderr}");
+
+    let list = call(&d, "task.list", json!({"limit": 1})).unwrap();
+    let task = &list["tasks"][0];
+    assert_eq!(task["status"], "canceled", "{task}");
+    assert_nothing_left(&d, &groups, &dir);
+    // The daemon interrupted Ninja, which stopped by itself.
+    let lines = log_lines(&d, task["task_id"].as_str().unwrap());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ninja: build stopped: interrupted by user")),
+        "{}",
+        lines.join("\n")
     );
 }
 

@@ -103,7 +103,6 @@ fn daemon_idle_rss(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         .context("build.rust_elf answered without a task_id")?
         .to_string();
     let load = concurrent_status_load(
-        &ctx.rt,
         daemon.socket(),
         &task_id,
         CONCURRENT_CLIENTS,

@@ -6,6 +6,7 @@
 
 use crate::harness::Scenario;
 
+pub mod build;
 pub mod bundle;
 pub mod cli;
 pub mod lifecycle;
@@ -27,6 +28,10 @@ pub static SCENARIOS: &[Scenario] = &[
     plan::PLAN_REPLAN,
     plan::PLAN_REPLAN_CMAKELISTS,
     plan::CLEAN_PLAN_20K,
+    build::BUILD_OVERHEAD_300,
+    build::BUILD_NOOP,
+    build::BUILD_CANCEL,
+    build::BUILD_LOG_100K,
     watch::WATCH_SAVE_LATENCY,
     watch::WATCH_REPLAN,
     watch::WATCH_SETUP,

@@ -618,9 +618,96 @@ fn plan_replan_cmakelists(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
             },
             &mut || standin::cmake_configure(&env, &copy, &build, trees::TARGET),
         )?;
+        let local = in_process_replans(&params, &edit, n)?;
+        let with_changes = Samples::from_nanos(local.with_changes);
+        let plain = Samples::from_nanos(local.plain);
         Ok(state
             .details(replan_outcome("plan-replan-cmakelists", r, 15.0))
+            .figure(
+                Figure::time(
+                    "with_changes_median",
+                    Unit::Millis,
+                    with_changes.median(),
+                    None,
+                )
+                .goal(Goal::AtMost(5.0)),
+            )
+            .detail("with_changes", with_changes.summary_json())
+            .detail("in_process_plan", plain.summary_json())
+            .note(format!(
+                "plan-replan-cmakelists: in the bench's own process, without socket or JSON: \
+                 Planner::plan_with_changes told the edited file {:.1} ms, Planner::plan {:.1} ms \
+                 (medians)",
+                Unit::Millis.from_nanos(with_changes.median()),
+                Unit::Millis.from_nanos(plain.median())
+            ))
             .detail("edited_component", edit.component.clone()))
+    })
+}
+
+/// What [`in_process_replans`] measured.
+struct LocalReplans {
+    with_changes: Vec<u64>,
+    plain: Vec<u64>,
+}
+
+/// The same edits planned by a planner in this process: `n` times by
+/// `Planner::plan_with_changes` told the edited file (the file watcher's entry point), then `n`
+/// times by `Planner::plan`. Each plan is checked against the edit.
+fn in_process_replans(
+    params: &BuildPlanParams,
+    edit: &trees::EditTarget,
+    n: usize,
+) -> anyhow::Result<LocalReplans> {
+    use espctld::project::planner::{PlanContext, Planner};
+    let history = |_: &Path, _: &str, _: espctl_protocol::plan::Profile| None;
+    let ctx = PlanContext {
+        home: None,
+        idf_paths: Vec::new(),
+        default_idf_version: None,
+        history: &history,
+        ccache: false,
+        sandbox: ("none".into(), None),
+    };
+    let planner = Planner::new();
+    let plan_err = |e: espctld::error::DaemonError| anyhow::anyhow!("plan: {}", e.message);
+    planner.plan(params, &ctx).map_err(plan_err)?;
+    let extra = edit.extra_source.display().to_string();
+    let changed = [edit.cmakelists.clone()];
+    let mut with_changes = Vec::with_capacity(n);
+    let mut plain = Vec::with_capacity(n);
+    for i in 0..2 * n {
+        // Revisions the daemon's loop did not write, so each one is a change.
+        let rev = 1_000 + i;
+        let (text, added) = edit.revision(rev);
+        std::fs::write(&edit.cmakelists, text)
+            .with_context(|| format!("cannot write {}", edit.cmakelists.display()))?;
+        let start = Instant::now();
+        let plan = if i < n {
+            planner.plan_with_changes(params, &ctx, &changed)
+        } else {
+            planner.plan(params, &ctx)
+        }
+        .map_err(plan_err)?;
+        let took = nanos(start.elapsed());
+        if i < n {
+            with_changes.push(took);
+        } else {
+            plain.push(took);
+        }
+        check_plan(&plan)?;
+        let c = plan
+            .components
+            .iter()
+            .find(|c| c.name == edit.component)
+            .with_context(|| format!("{} is not in the plan", edit.component))?;
+        if c.sources.contains(&extra) != added {
+            bail!("the in-process re-plan after revision {rev} does not reflect it");
+        }
+    }
+    Ok(LocalReplans {
+        with_changes,
+        plain,
     })
 }
 

@@ -3,9 +3,16 @@
 //! Human output: a stage line per phase (configure, compile with N/M, link, ...) with a progress bar
 //! on a terminal, the last lines of the log and the diagnostics on failure, a manifest summary on
 //! success. `--json`: `PipelineEvent`s, one per line, ending with `manifest` or `error`. `--detach`:
-//! only the task id. Ctrl-C cancels the build.
+//! only the task id.
+//!
+//! Ctrl-C cancels the build: espctl asks the daemon to cancel the task, waits until it has stopped
+//! (its processes get SIGINT, then SIGKILL after the daemon's grace period) and exits with 130, as a
+//! shell reports a command that Ctrl-C stopped. Ctrl-C is listened for before the build is started,
+//! so one pressed while the daemon plans still cancels the build once it exists.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::time::Duration;
 
 use espctl_protocol::events::PipelineEvent;
@@ -23,6 +30,35 @@ use super::{CliError, Outcome};
 /// How many log lines a failure shows.
 const TAIL_ON_FAILURE: usize = 25;
 
+/// The exit code of a build that Ctrl-C canceled: 128 + SIGINT, what a shell reports for a command
+/// that Ctrl-C stopped.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Ctrl-C, listened for from the moment this is created (without it, a Ctrl-C would end espctl and
+/// leave the build running in the daemon).
+pub struct CtrlC {
+    signal: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
+    pressed: bool,
+}
+
+impl CtrlC {
+    pub async fn listen() -> CtrlC {
+        let mut signal: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+            Box::pin(tokio::signal::ctrl_c());
+        // The first poll installs the handler.
+        let pressed = futures::poll!(signal.as_mut()).is_ready();
+        CtrlC { signal, pressed }
+    }
+
+    /// Resolves when Ctrl-C is pressed (at once when it already was).
+    async fn pressed(&mut self) {
+        if !self.pressed {
+            let _ = self.signal.as_mut().await;
+            self.pressed = true;
+        }
+    }
+}
+
 /// What `espctl build` sends, already validated.
 pub struct ProjectBuildArgs {
     pub params: BuildStartParams,
@@ -30,26 +66,57 @@ pub struct ProjectBuildArgs {
 }
 
 pub async fn run(args: ProjectBuildArgs, socket: &Path, out: Output) -> Outcome {
+    let mut ctrl_c = (!args.detach).then_some(CtrlC::listen().await);
     let client = super::connect(socket).await?;
-    let started = client.call::<BuildStart>(&args.params).await?;
+    if ctrl_c.as_ref().is_some_and(|c| c.pressed) {
+        return Err(CliError {
+            message: "interrupted by Ctrl-C before the build was started".into(),
+            exit_code: EXIT_INTERRUPTED,
+            hint: None,
+        }
+        .into());
+    }
+    // The request is not abandoned on Ctrl-C: the daemon may already have created the task, which
+    // is canceled as soon as its id is known.
+    let start = client.call::<BuildStart>(&args.params);
+    tokio::pin!(start);
+    let started = loop {
+        tokio::select! {
+            r = &mut start => break r?,
+            _ = async { ctrl_c.as_mut().expect("guarded").pressed().await },
+                if ctrl_c.as_ref().is_some_and(|c| !c.pressed) => {}
+        }
+    };
     let task_id = started.task_id.clone();
-    if args.detach {
+    let Some(ctrl_c) = ctrl_c else {
         if out.json {
             output::json_line(&serde_json::json!({"task_id": task_id}))?;
         } else {
             output::line(task_id.as_str())?;
         }
         return Ok(0);
-    }
-    follow(&client, &task_id, "build", out).await
+    };
+    follow_with(&client, &task_id, "build", out, ctrl_c).await
 }
 
-/// Follows a build-like task to its end, rendering it; the exit code is the task's.
+/// Follows a build-like task to its end, rendering it; the exit code is the task's, or
+/// [`EXIT_INTERRUPTED`] when Ctrl-C canceled it.
 pub async fn follow(
     client: &espctl::Client,
     task_id: &espctl_protocol::TaskId,
     kind: &str,
     out: Output,
+) -> Outcome {
+    follow_with(client, task_id, kind, out, CtrlC::listen().await).await
+}
+
+/// [`follow`] with Ctrl-C already listened for (and perhaps already pressed).
+async fn follow_with(
+    client: &espctl::Client,
+    task_id: &espctl_protocol::TaskId,
+    kind: &str,
+    out: Output,
+    mut ctrl_c: CtrlC,
 ) -> Outcome {
     let task_id = task_id.clone();
     if out.json {
@@ -74,8 +141,15 @@ pub async fn follow(
     let mut tasks_open = true;
     let mut last: Option<TaskInfo> = None;
     let mut cancel_sent = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    if ctrl_c.pressed {
+        cancel_sent = true;
+        view.note("cancelling the build (Ctrl-C was pressed while it started)");
+        let _ = client
+            .call::<BuildCancel>(&TaskIdParams {
+                task_id: task_id.clone(),
+            })
+            .await;
+    }
     loop {
         if !tasks_open && !log_open {
             break;
@@ -97,7 +171,7 @@ pub async fn follow(
                 }
                 _ => log_open = false,
             },
-            _ = &mut ctrl_c, if !cancel_sent => {
+            _ = ctrl_c.pressed(), if !cancel_sent => {
                 cancel_sent = true;
                 view.note("cancelling the build (Ctrl-C again is ignored; it stops within the grace period)");
                 let _ = client.call::<BuildCancel>(&TaskIdParams { task_id: task_id.clone() }).await;
@@ -125,7 +199,7 @@ pub async fn follow(
         })
         .await;
     }
-    view.finish(&info)
+    view.finish(&info, cancel_sent)
 }
 
 /// Renders a build as it goes.
@@ -221,14 +295,21 @@ impl View {
         Ok(())
     }
 
-    fn finish(self, info: &TaskInfo) -> Outcome {
+    /// Renders the end of the task; `interrupted`: Ctrl-C asked for the cancel.
+    fn finish(self, info: &TaskInfo, interrupted: bool) -> Outcome {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+        let interrupted = interrupted && info.status == TaskStatus::Canceled;
         let code = match info.status {
             TaskStatus::Succeeded => 0,
             TaskStatus::Failed => info.exit_code.unwrap_or(1),
+            _ if interrupted => EXIT_INTERRUPTED,
             _ => 1,
+        };
+        let interrupted_message = || match info.error.as_deref() {
+            Some(e) if e != "canceled" => format!("build canceled by Ctrl-C ({e})"),
+            _ => "build canceled by Ctrl-C".to_string(),
         };
         if self.out.json {
             if !self.phase.is_empty() {
@@ -261,11 +342,16 @@ impl View {
                 }
             } else {
                 output::json_line(&PipelineEvent::Error {
-                    message: info
-                        .error
-                        .clone()
-                        .unwrap_or_else(|| format!("build {}", info.status)),
-                    kind: if code == 2 {
+                    message: if interrupted {
+                        interrupted_message()
+                    } else {
+                        info.error
+                            .clone()
+                            .unwrap_or_else(|| format!("build {}", info.status))
+                    },
+                    kind: if interrupted {
+                        "interrupted".into()
+                    } else if code == 2 {
                         "config".into()
                     } else {
                         "runtime".into()
@@ -343,6 +429,14 @@ impl View {
                     ))?;
                 }
                 output::line(&format!("{} {}", label("Task"), info.task_id))?;
+            }
+            _ if interrupted => {
+                return Err(CliError {
+                    message: interrupted_message(),
+                    exit_code: code,
+                    hint: Some(format!("`espctl logs {}` shows its log", info.task_id)),
+                }
+                .into());
             }
             _ => {
                 output::note(&out.paint_err(Color::Dim, "--- last lines of the log"));

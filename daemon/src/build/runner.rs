@@ -9,8 +9,9 @@
 //! Invariants:
 //! - One build per build directory at a time: later requests wait as `pending`, first come first served
 //!   (a fair mutex per directory). A semaphore caps concurrent builds across projects.
-//! - Cancel sends SIGINT to the step's process group (Ninja cleans up partial outputs), and the task
-//!   machinery forces SIGKILL after the grace period.
+//! - Cancel sends SIGINT to the step's process group (Ninja cleans up partial outputs), leaving out
+//!   bubblewrap's own processes, which would end the sandbox at once; the task machinery forces
+//!   SIGKILL after the grace period.
 //! - Progress is monotonic within a phase; every line of every step reaches the task log in order.
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,7 +42,12 @@ pub struct Builder {
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     slots: Arc<Semaphore>,
     pub max_concurrent: usize,
+    /// `<compiler> --version` per compiler file (path, modification time, size): running it on
+    /// every build would add a process start to a build with nothing to do.
+    compiler_versions: Mutex<HashMap<CompilerKey, Option<String>>>,
 }
+
+type CompilerKey = (PathBuf, Option<std::time::SystemTime>, u64);
 
 /// The default cap on concurrent builds: one per two cores.
 pub fn default_max_concurrent() -> usize {
@@ -60,6 +66,7 @@ impl Builder {
             locks: Mutex::new(HashMap::new()),
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
+            compiler_versions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -76,6 +83,18 @@ impl Builder {
             .locked()
             .get(&key)
             .is_some_and(|lock| lock.try_lock().is_err())
+    }
+
+    /// The first line of `<compiler> --version`, run once per compiler file.
+    fn compiler_version(&self, compiler: &Path, env: &BTreeMap<String, String>) -> Option<String> {
+        let meta = std::fs::metadata(compiler).ok()?;
+        let key = (compiler.to_path_buf(), meta.modified().ok(), meta.len());
+        if let Some(v) = self.compiler_versions.locked().get(&key) {
+            return v.clone();
+        }
+        let version = super::sbom::compiler_version(compiler, env);
+        self.compiler_versions.locked().insert(key, version.clone());
+        version
     }
 
     fn dir_lock(&self, build_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
@@ -439,8 +458,17 @@ pub async fn run(
     let artifacts = existing_artifacts(&build_dir, &plan.project_name);
     // The compiler the build used, recorded so that an SBOM made later names the same toolchain.
     let compiler = env::cross_compiler(idf_path.as_deref(), &plan.target);
-    let compiler_version = env::which(&compiler, &activated.vars)
-        .and_then(|c| super::sbom::compiler_version(&c, &activated.vars));
+    let compiler_version = match env::which(&compiler, &activated.vars) {
+        Some(c) => {
+            let b = builder.clone();
+            let vars = activated.vars.clone();
+            tokio::task::spawn_blocking(move || b.compiler_version(&c, &vars))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
     let mut retained_elf = None;
     if req.keep_elf {
         let elf = app_elf(&build_dir, &plan.project_name);
@@ -600,7 +628,7 @@ async fn run_process(
             _ = ctx.cancel.cancelled(), if !interrupted => {
                 interrupted = true;
                 ctx.log("espctld: cancel requested: interrupting the step (SIGINT)");
-                crate::proc::signal_group(group, nix::sys::signal::Signal::SIGINT);
+                interrupt(sandbox, group);
             }
             r = &mut reader, if !reader_done => {
                 reader_done = true;
@@ -623,6 +651,10 @@ async fn run_process(
         )
     })?;
     if interrupted {
+        // The task machinery tells a canceled task from a failed one by which it sees first, the
+        // cancel or the end of the work. Give it one turn to see the cancel (which came first)
+        // before this error ends the work.
+        tokio::task::yield_now().await;
         return Err(DaemonError::new(
             ErrorCode::Runtime,
             format!("{} was interrupted", step.name),
@@ -631,6 +663,35 @@ async fn run_process(
     Ok(status
         .code()
         .unwrap_or(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)))
+}
+
+/// Interrupts a running step as Ctrl-C in a terminal does: SIGINT to every process of its group.
+///
+/// Inside bubblewrap, the sandbox's own processes are left out. bubblewrap does not forward signals:
+/// an interrupted bwrap exits, and the sandbox's pid namespace, everything in it, ends with it at
+/// once, so Ninja would never stop its jobs and remove their partial outputs. While only bubblewrap
+/// runs (the step's program has not started yet) there is nothing to clean up, and the whole group
+/// is interrupted.
+fn interrupt(sandbox: &Sandbox, group: crate::store::ProcessGroupRecord) {
+    #[cfg(target_os = "linux")]
+    if let Sandbox::Bubblewrap { bwrap, .. } = sandbox {
+        // The kernel keeps the first 15 bytes of a command's name.
+        let name = bwrap
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = &name.as_bytes()[..name.len().min(15)];
+        let signalled =
+            crate::proc::signal_members(group, nix::sys::signal::Signal::SIGINT, |_, comm| {
+                comm.as_bytes() == name
+            });
+        if signalled > 0 {
+            return;
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = sandbox;
+    crate::proc::signal_group(group, nix::sys::signal::Signal::SIGINT);
 }
 
 fn fullclean(project_dir: &Path, build_dir: &Path, ctx: &TaskContext) -> Result<(), DaemonError> {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use espctl_protocol::plan::ComponentSource;
 
+use crate::project::fsview::FsView;
+
 /// One component directory found by the search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovered {
@@ -49,33 +51,35 @@ pub struct SearchProblem {
 
 /// ESP-IDF's quick check: a directory is a component when it holds a CMakeLists.txt and its name does
 /// not start with a dot.
-fn is_component_dir(dir: &Path) -> bool {
+fn is_component_dir(fs: &FsView, dir: &Path) -> bool {
     let hidden = dir
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.'));
-    !hidden && dir.join("CMakeLists.txt").is_file()
+    !hidden && fs.is_file(&dir.join("CMakeLists.txt"))
 }
 
-fn sorted_subdirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
+fn sorted_subdirs(fs: &FsView, dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = match fs.list(dir) {
+        Some(entries) => entries
+            .iter()
+            .map(|e| (dir.join(&e.name), e.kind))
+            .filter(|(p, kind)| fs.entry_is_dir(p, *kind))
+            .map(|(p, _)| p)
             .collect(),
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
     dirs.sort();
     dirs
 }
 
-struct Collector {
+struct Collector<'f, 'a> {
+    fs: &'f FsView<'a>,
     order: Vec<String>,
     by_name: HashMap<String, Discovered>,
 }
 
-impl Collector {
+impl Collector<'_, '_> {
     fn add(&mut self, dir: PathBuf, source: ComponentSource) {
         let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
             return;
@@ -108,12 +112,12 @@ impl Collector {
     /// ESP-IDF's `__project_component_dir`: the directory itself when it is a component, otherwise its
     /// component subdirectories.
     fn add_dir(&mut self, dir: &Path, source: ComponentSource, exclude: &[PathBuf]) {
-        if dir.join("CMakeLists.txt").is_file() {
+        if self.fs.is_file(&dir.join("CMakeLists.txt")) {
             self.add(dir.to_path_buf(), source);
             return;
         }
-        for sub in sorted_subdirs(dir) {
-            if !exclude.contains(&sub) && is_component_dir(&sub) {
+        for sub in sorted_subdirs(self.fs, dir) {
+            if !exclude.contains(&sub) && is_component_dir(self.fs, &sub) {
                 self.add(sub, source);
             }
         }
@@ -122,14 +126,21 @@ impl Collector {
 
 /// Finds the components, in ESP-IDF's `__COMPONENT_TARGETS` order.
 pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
+    discover_in(search, &FsView::uncached())
+}
+
+/// [`discover`], with the file system seen through one plan's `fs`.
+pub fn discover_in(search: &SearchDirs, fs: &FsView) -> (Vec<Discovered>, Vec<SearchProblem>) {
+    let exists = |p: &Path| fs.stat(p).is_some();
     let mut c = Collector {
+        fs,
         order: Vec::new(),
         by_name: HashMap::new(),
     };
     let mut problems = Vec::new();
     if let Some(idf) = &search.idf_components {
-        for dir in sorted_subdirs(idf) {
-            if is_component_dir(&dir) {
+        for dir in sorted_subdirs(fs, idf) {
+            if is_component_dir(fs, &dir) {
                 c.add(dir, ComponentSource::Idf);
             }
         }
@@ -139,7 +150,7 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
         Some(dirs) => {
             for dir in dirs {
                 let dir = absolute(project, dir);
-                if !dir.exists() {
+                if !exists(&dir) {
                     problems.push(SearchProblem {
                         message: format!(
                             "Directory specified in COMPONENT_DIRS doesn't exist: {}",
@@ -154,13 +165,13 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
         }
         None => {
             let main = project.join("main");
-            if main.exists() {
+            if exists(&main) {
                 c.add_dir(&main, ComponentSource::Project, &search.exclude_dirs);
             }
             let add_extra = |c: &mut Collector, problems: &mut Vec<SearchProblem>| {
                 for dir in &search.extra_component_dirs {
                     let dir = absolute(project, dir);
-                    if !dir.exists() {
+                    if !exists(&dir) {
                         problems.push(SearchProblem {
                             message: format!(
                                 "Directory specified in EXTRA_COMPONENT_DIRS doesn't exist: {}",
@@ -192,8 +203,8 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
     }
     // Components the component manager downloaded: they never override the project's own.
     let managed = project.join("managed_components");
-    for dir in sorted_subdirs(&managed) {
-        if !is_component_dir(&dir) {
+    for dir in sorted_subdirs(fs, &managed) {
+        if !is_component_dir(fs, &dir) {
             continue;
         }
         let name = dir
@@ -208,7 +219,9 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
             _ => c.add(dir, ComponentSource::Managed),
         }
     }
-    let Collector { order, mut by_name } = c;
+    let Collector {
+        order, mut by_name, ..
+    } = c;
     let list = order
         .into_iter()
         .filter_map(|n| by_name.remove(&n))
@@ -357,50 +370,53 @@ pub fn resolve(
             self.seen.insert(name.to_string());
             self.stack.push((name.to_string(), via));
 
-            let mut public: Vec<(String, RequirementKind)> = Vec::new();
-            for r in &reqs.requires {
-                public.push((r.clone(), RequirementKind::Public));
-            }
-            for r in self.common {
-                public.push((r.clone(), RequirementKind::Common));
-            }
-            let mut unique = HashSet::new();
-            public.retain(|(r, _)| r != name && unique.insert(r.clone()));
-            let private: Vec<(String, RequirementKind)> = reqs
+            let components = self.components;
+            let mut unique: HashSet<&str> = HashSet::new();
+            let public = reqs
+                .requires
+                .iter()
+                .map(|r| (r, RequirementKind::Public))
+                .chain(self.common.iter().map(|r| (r, RequirementKind::Common)))
+                .filter(|(r, _)| r.as_str() != name && unique.insert(r.as_str()));
+            let private = reqs
                 .priv_requires
                 .iter()
-                .map(|r| (r.clone(), RequirementKind::Private))
-                .collect();
+                .map(|r| (r, RequirementKind::Private));
+            let edges: Vec<(&String, RequirementKind)> = public.chain(private).collect();
 
-            for (req, kind) in public.into_iter().chain(private) {
-                match self.components.get(&req) {
+            for (req, kind) in edges {
+                match components.get(req) {
                     None => self.error(
                         name,
-                        &req,
+                        req,
                         format!(
                             "Failed to resolve component '{req}' required by component '{name}': unknown name."
                         ),
                     ),
                     Some(r) if !r.registered => self.error(
                         name,
-                        &req,
+                        req,
                         format!(
                             "Failed to resolve component '{req}' required by component '{name}': component not registered."
                         ),
                     ),
                     Some(_) => {
-                        self.out.reasons.entry(req.clone()).or_insert(Reason::Required {
-                            by: name.to_string(),
-                            kind,
-                        });
-                        self.expand(&req, Some(kind));
+                        if !self.out.reasons.contains_key(req) {
+                            self.out.reasons.insert(
+                                req.clone(),
+                                Reason::Required {
+                                    by: name.to_string(),
+                                    kind,
+                                },
+                            );
+                        }
+                        self.expand(req, Some(kind));
                     }
                 }
             }
             self.stack.pop();
-            if !self.out.build_order.iter().any(|n| n == name) {
-                self.out.build_order.push(name.to_string());
-            }
+            // `seen` lets each component through once, so it is appended once.
+            self.out.build_order.push(name.to_string());
         }
 
         fn error(&mut self, by: &str, req: &str, message: String) {

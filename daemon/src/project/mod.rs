@@ -4,6 +4,7 @@ pub mod cmake;
 pub mod components;
 pub mod config;
 pub mod detect;
+pub mod fsview;
 pub mod idf;
 pub mod make;
 pub mod metadata;

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use espctl_protocol::ErrorCode;
 use espctl_protocol::plan::{
@@ -23,8 +23,10 @@ use super::cmake::{self, ComponentPass, Evaluator, InputValues};
 use super::components::{self, Discovered, Requirements, SearchDirs};
 use super::config::{self as project_config};
 use super::detect::{self, ProjectKind};
+use super::fsview::{DirCache, FsView};
 use super::{idf, metadata, pipeline, target};
 use crate::error::DaemonError;
+use crate::sync::LockExt;
 
 /// What the planner needs from the daemon around it.
 pub struct PlanContext<'a> {
@@ -47,7 +49,41 @@ pub struct PlanContext<'a> {
 pub struct Planner {
     pub evaluator: Evaluator,
     pub config: project_config::ConfigCache,
+    /// Directory listings, reused while the directories' modification times vouch for them.
+    pub dirs: DirCache,
+    /// The plan number ([`FsView::seq`]) of the latest plan of each params (as JSON).
+    latest: Mutex<HashMap<String, u64>>,
+    /// Recent evaluation inputs: a plan that builds equal values gets the same `Arc`, which cached
+    /// evaluations confirmed against it accept without comparing the values they read.
+    values: Mutex<Vec<Arc<InputValues>>>,
+    /// Recent processing-pass values by what they are made of: the (interned) early values, the
+    /// configuration's values and `BUILD_COMPONENTS`.
+    processing: Mutex<Vec<ProcessingValues>>,
+    /// Recent requirement expansions and what they were computed from.
+    resolutions: Mutex<Vec<(ResolutionInputs, Arc<components::Resolution>)>>,
 }
+
+/// Processing-pass values and what they were made of.
+struct ProcessingValues {
+    early: Arc<InputValues>,
+    config: Arc<BTreeMap<String, String>>,
+    build_components: String,
+    values: Arc<InputValues>,
+}
+
+/// What a requirement expansion is computed from.
+#[derive(PartialEq)]
+struct ResolutionInputs {
+    requirements: BTreeMap<String, Requirements>,
+    roots: Vec<String>,
+    common: Vec<String>,
+}
+
+/// Entries kept in each of the planner's small memos.
+const MEMO_LIMIT: usize = 8;
+
+/// Plans remembered for [`Planner::plan_with_changes`] before the list is emptied.
+const LATEST_LIMIT: usize = 1024;
 
 /// Where things are for one project and profile.
 #[derive(Debug, Clone)]
@@ -229,33 +265,61 @@ impl Planner {
         params: &BuildPlanParams,
         ctx: &PlanContext,
     ) -> Result<BuildPlan, DaemonError> {
-        let project_dir = project_dir(&params.path)?;
-        match detect::detect(&project_dir)? {
-            ProjectKind::IdfCmake { cmakelists } => {
-                self.plan_cmake(params, ctx, &project_dir, &cmakelists)
-            }
-            ProjectKind::IdfMake { .. } => self.plan_make(params, ctx, &project_dir),
-        }
+        let key = params_key(params);
+        let fs = FsView::new(&self.dirs);
+        self.plan_in(params, ctx, &fs, key)
     }
 
     /// `generate_build_plan` when the caller watches the file system: the same plan as
-    /// [`Self::plan`], given that since the previous plan of the same `params` only the `changed`
-    /// paths (files, or directories whose entries changed) may differ. Without a previous plan of
-    /// these params it is a full plan.
+    /// [`Self::plan`], given that since the previous plan of the same `params` started, only the
+    /// `changed` paths differ (files, or directories whose entries changed; everything at or below
+    /// a changed directory counts as changed). Paths are absolute and spelled as the plans name
+    /// them. Cached results confirmed by that previous plan (or later) are then reused without
+    /// looking at their other inputs again. Without a previous plan of these params it is a full
+    /// plan.
     pub fn plan_with_changes(
         &self,
         params: &BuildPlanParams,
         ctx: &PlanContext,
         changed: &[PathBuf],
     ) -> Result<BuildPlan, DaemonError> {
-        let _ = changed;
-        self.plan(params, ctx)
+        let key = params_key(params);
+        let since = self.latest.locked().get(&key).copied();
+        let fs = match since {
+            Some(since) => FsView::trusting(&self.dirs, since, changed),
+            None => FsView::new(&self.dirs),
+        };
+        self.plan_in(params, ctx, &fs, key)
+    }
+
+    fn plan_in(
+        &self,
+        params: &BuildPlanParams,
+        ctx: &PlanContext,
+        fs: &FsView,
+        key: String,
+    ) -> Result<BuildPlan, DaemonError> {
+        {
+            let mut latest = self.latest.locked();
+            if latest.len() >= LATEST_LIMIT {
+                latest.clear();
+            }
+            latest.insert(key, fs.seq());
+        }
+        let project_dir = project_dir(&params.path)?;
+        match detect::detect(&project_dir)? {
+            ProjectKind::IdfCmake { cmakelists } => {
+                self.plan_cmake(params, ctx, fs, &project_dir, &cmakelists)
+            }
+            ProjectKind::IdfMake { .. } => self.plan_make(params, ctx, &project_dir),
+        }
     }
 
     fn plan_cmake(
         &self,
         params: &BuildPlanParams,
         ctx: &PlanContext,
+        fs: &FsView,
         project_dir: &Path,
         cmakelists: &Path,
     ) -> Result<BuildPlan, DaemonError> {
@@ -298,12 +362,10 @@ impl Planner {
             base.variables
                 .insert("IDF_PATH".into(), p.display().to_string());
         }
-        let project_eval = self
-            .evaluator
-            .eval_project_cached(&cmake::ProjectInput::new(
-                project_dir,
-                Arc::new(base.clone()),
-            ));
+        let project_eval = self.evaluator.eval_project_in(
+            &cmake::ProjectInput::new(project_dir, Arc::new(base.clone())),
+            fs,
+        );
         for w in &project_eval.warnings {
             warnings.push(diag_at(w.message.clone(), &w.file, Some(w.line)));
         }
@@ -395,7 +457,9 @@ impl Planner {
                 .collect(),
             extra_dirs_searched_last: idf_version.is_some_and(|v| !v.at_least(4, 3)),
         };
-        let (discovered, problems) = components::discover(&search_dirs);
+        let (discovered, problems) = components::discover_in(&search_dirs, fs);
+        let by_name: HashMap<&str, &Discovered> =
+            discovered.iter().map(|d| (d.name.as_str(), d)).collect();
         for p in problems {
             if p.fatal {
                 errors.push(diag_at(p.message, cmakelists, None));
@@ -450,13 +514,16 @@ impl Planner {
             .insert("IDF_TARGET".into(), target_name.clone());
         for d in &discovered {
             let mut props = HashMap::new();
-            props.insert("COMPONENT_DIR".to_string(), d.dir.display().to_string());
+            props.insert(
+                "COMPONENT_DIR".to_string(),
+                d.dir.to_string_lossy().into_owned(),
+            );
             props.insert("COMPONENT_NAME".to_string(), d.name.clone());
             common_values
                 .component_properties
                 .insert(d.name.clone(), props);
         }
-        let early_values = Arc::new(common_values.clone());
+        let early_values = self.intern(common_values.clone());
 
         // Early expansion: requirements.
         let mut requirements: BTreeMap<String, Requirements> = BTreeMap::new();
@@ -468,7 +535,7 @@ impl Planner {
                 ComponentPass::EarlyExpansion,
                 early_values.clone(),
             );
-            let eval = self.evaluator.eval_component_cached(&input);
+            let eval = self.evaluator.eval_component_in(&input, fs);
             let reg = eval.registration();
             requirements.insert(
                 d.name.clone(),
@@ -500,7 +567,7 @@ impl Planner {
             }
             (Some(c), false) => Some(c.clone()),
             (None, true) if idf_version.is_none_or(|v| v.at_least(5, 4)) => {
-                if !discovered.iter().any(|d| d.name == "main") {
+                if !by_name.contains_key("main") {
                     errors.push(diag(
                         "MINIMAL_BUILD is enabled but component main was not found.",
                     ));
@@ -517,7 +584,7 @@ impl Planner {
         };
         if let Some(names) = &roots_filter {
             for n in names {
-                if !discovered.iter().any(|d| &d.name == n) {
+                if !by_name.contains_key(n.as_str()) {
                     errors.push(diag_at(
                         format!("Failed to resolve component '{n}'."),
                         cmakelists,
@@ -541,7 +608,7 @@ impl Planner {
                 .filter(|c| requirements.contains_key(c))
                 .collect()
         };
-        let resolution = components::resolve(&requirements, &roots, &common);
+        let resolution = self.resolve(requirements, roots, common.clone());
         for e in &resolution.errors {
             if idf_path.is_none() {
                 warnings.push(diag_at(e.message.clone(), &e.file, None));
@@ -555,46 +622,45 @@ impl Planner {
         let kconfig_files: Vec<PathBuf> = resolution
             .build_order
             .iter()
-            .filter_map(|n| discovered.iter().find(|d| &d.name == n))
+            .filter_map(|n| by_name.get(n.as_str()))
             .flat_map(|d| {
-                let reg = early.get(&d.name).and_then(|e| e.registration().cloned());
+                let reg = early.get(&d.name).and_then(|e| e.registration());
                 let kconfig = reg
-                    .as_ref()
                     .and_then(|r| r.kconfig.clone())
                     .unwrap_or_else(|| d.dir.join("Kconfig"));
                 let projbuild = reg
-                    .as_ref()
                     .and_then(|r| r.kconfig_projbuild.clone())
                     .unwrap_or_else(|| d.dir.join("Kconfig.projbuild"));
                 [kconfig, projbuild]
             })
-            .filter(|p| p.is_file())
+            .filter(|p| fs.is_file(p))
             .collect();
-        let config =
-            self.config
-                .with_kconfig(config, &kconfig_files, idf_path.as_deref(), &target_name);
+        let config = self.config.with_kconfig_in(
+            config,
+            &kconfig_files,
+            idf_path.as_deref(),
+            &target_name,
+            fs,
+        );
         for w in &config.warnings {
             warnings.push(w.clone());
         }
 
         // Processing pass for the components in the build: sources, include dirs, target checks.
-        let mut processing_values = common_values;
-        for (k, v) in &config.cmake_values {
-            processing_values.variables.insert(k.clone(), v.clone());
-        }
-        processing_values
-            .build_properties
-            .insert("BUILD_COMPONENTS".into(), resolution.build_order.join(";"));
-        let processing_values = Arc::new(processing_values);
+        let build_components = resolution.build_order.join(";");
+        let processing_values = self.processing_values(
+            &early_values,
+            &config.cmake_values,
+            build_components,
+            || common_values,
+        );
         let command_files: Vec<PathBuf> = resolution
             .build_order
             .iter()
-            .filter_map(|n| discovered.iter().find(|d| &d.name == n))
+            .filter_map(|n| by_name.get(n.as_str()))
             .map(|d| d.dir.join("project_include.cmake"))
-            .filter(|p| p.exists())
+            .filter(|p| fs.stat(p).is_some())
             .collect();
-        let by_name: HashMap<&str, &Discovered> =
-            discovered.iter().map(|d| (d.name.as_str(), d)).collect();
         let mut plan_components = Vec::new();
         let mut configure_inputs: Vec<PathBuf> =
             vec![cmakelists.to_path_buf(), layout.sdkconfig.clone()];
@@ -612,7 +678,7 @@ impl Planner {
                 processing_values.clone(),
             );
             input.command_files = command_files.clone();
-            let eval = self.evaluator.eval_component_cached(&input);
+            let eval = self.evaluator.eval_component_in(&input, fs);
             for w in &eval.warnings {
                 warnings.push(diag_at(
                     format!("{name}: {}", w.message),
@@ -629,9 +695,9 @@ impl Planner {
                     globbed.push((dir.to_path_buf(), g.matched.clone()));
                 }
             }
-            let early_reg = early.get(name).and_then(|e| e.registration().cloned());
-            let reg = eval.registration().cloned().or(early_reg.clone());
-            if let Some(r) = &reg
+            let early_reg = early.get(name).and_then(|e| e.registration());
+            let reg = eval.registration().or(early_reg);
+            if let Some(r) = reg
                 && !r.required_idf_targets.is_empty()
                 && !r.required_idf_targets.contains(&target_name)
             {
@@ -645,22 +711,30 @@ impl Planner {
                 ));
             }
             let mut sources: Vec<String> = reg
-                .as_ref()
-                .map(|r| r.sources.iter().map(|p| p.display().to_string()).collect())
+                .map(|r| {
+                    r.sources
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             for extra in eval.target_sources(&format!("__idf_{name}")) {
-                let s = extra.display().to_string();
+                let s = extra.to_string_lossy().into_owned();
                 if !sources.contains(&s) {
                     sources.push(s);
                 }
             }
             // Embedded files become generated assembly sources (`target_add_binary_data`).
-            if let Some(r) = &reg {
+            if let Some(r) = reg {
                 for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
                     if let Some(name) = f.file_name() {
                         let mut generated = name.to_os_string();
                         generated.push(".S");
-                        let s = layout.build_dir.join(generated).display().to_string();
+                        let s = layout
+                            .build_dir
+                            .join(generated)
+                            .to_string_lossy()
+                            .into_owned();
                         if !sources.contains(&s) {
                             sources.push(s);
                         }
@@ -678,7 +752,11 @@ impl Planner {
                 {
                     let mut generated = name.to_os_string();
                     generated.push(".S");
-                    let s = layout.build_dir.join(generated).display().to_string();
+                    let s = layout
+                        .build_dir
+                        .join(generated)
+                        .to_string_lossy()
+                        .into_owned();
                     if !sources.contains(&s) {
                         sources.push(s);
                     }
@@ -686,7 +764,7 @@ impl Planner {
             }
             if reg.is_none() {
                 for lib in &eval.libraries {
-                    sources.extend(lib.sources.iter().map(|p| p.display().to_string()));
+                    sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
                 }
             }
             let required_by = match resolution.reasons.get(name) {
@@ -698,28 +776,27 @@ impl Planner {
             };
             plan_components.push(PlanComponent {
                 name: name.clone(),
-                dir: d.dir.display().to_string(),
+                dir: d.dir.to_string_lossy().into_owned(),
                 source: d.source,
-                reqs: early_reg
-                    .as_ref()
-                    .map(|r| r.requires.clone())
-                    .unwrap_or_default(),
+                reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
                 priv_reqs: early_reg
-                    .as_ref()
                     .map(|r| r.priv_requires.clone())
                     .unwrap_or_default(),
                 sources,
                 include_dirs: reg
-                    .as_ref()
                     .map(|r| {
                         r.include_dirs
                             .iter()
-                            .map(|p| p.display().to_string())
+                            .map(|p| p.to_string_lossy().into_owned())
                             .collect()
                     })
                     .unwrap_or_default(),
-                shadowed: d.shadowed.iter().map(|p| p.display().to_string()).collect(),
-                file: d.dir.join("CMakeLists.txt").display().to_string(),
+                shadowed: d
+                    .shadowed
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+                file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
                 required_by,
             });
         }
@@ -742,8 +819,9 @@ impl Planner {
             // what is in the build, not the order: keep the expansion's order for those it lists.
             let listed: std::collections::HashSet<&String> = desc.build_components.iter().collect();
             build_order.retain(|n| listed.contains(n));
+            let mut kept: std::collections::HashSet<String> = build_order.iter().cloned().collect();
             for n in &desc.build_components {
-                if !build_order.contains(n) {
+                if kept.insert(n.clone()) {
                     build_order.push(n.clone());
                 }
             }
@@ -799,7 +877,7 @@ impl Planner {
             components: plan_components,
             common_requirements: common,
             build_order,
-            cycles: resolution.cycles,
+            cycles: resolution.cycles.clone(),
             warnings,
             errors,
             exactness,
@@ -816,6 +894,92 @@ impl Planner {
             }
             plan
         })
+    }
+
+    /// `values`, as the same `Arc` as an equal value of a recent plan.
+    fn intern(&self, values: InputValues) -> Arc<InputValues> {
+        let mut memo = self.values.locked();
+        if let Some(i) = memo.iter().position(|v| **v == values) {
+            let found = memo.remove(i);
+            memo.push(found.clone());
+            return found;
+        }
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        let values = Arc::new(values);
+        memo.push(values.clone());
+        values
+    }
+
+    /// The processing pass's values: the early values (`common`) with the configuration's values
+    /// and `BUILD_COMPONENTS`, the same `Arc` as last time when made of the same parts.
+    fn processing_values(
+        &self,
+        early: &Arc<InputValues>,
+        config: &Arc<BTreeMap<String, String>>,
+        build_components: String,
+        common: impl FnOnce() -> InputValues,
+    ) -> Arc<InputValues> {
+        let mut memo = self.processing.locked();
+        if let Some(found) = memo.iter().find(|p| {
+            Arc::ptr_eq(&p.early, early)
+                && Arc::ptr_eq(&p.config, config)
+                && p.build_components == build_components
+        }) {
+            return found.values.clone();
+        }
+        drop(memo);
+        let mut values = common();
+        for (k, v) in config.iter() {
+            values.variables.insert(k.clone(), v.clone());
+        }
+        values
+            .build_properties
+            .insert("BUILD_COMPONENTS".into(), build_components.clone());
+        let values = self.intern(values);
+        memo = self.processing.locked();
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        memo.push(ProcessingValues {
+            early: early.clone(),
+            config: config.clone(),
+            build_components,
+            values: values.clone(),
+        });
+        values
+    }
+
+    /// [`components::resolve`], reused while its inputs are equal.
+    fn resolve(
+        &self,
+        requirements: BTreeMap<String, Requirements>,
+        roots: Vec<String>,
+        common: Vec<String>,
+    ) -> Arc<components::Resolution> {
+        let inputs = ResolutionInputs {
+            requirements,
+            roots,
+            common,
+        };
+        let mut memo = self.resolutions.locked();
+        if let Some(i) = memo.iter().position(|(k, _)| *k == inputs) {
+            let found = memo.remove(i);
+            let resolution = found.1.clone();
+            memo.push(found);
+            return resolution;
+        }
+        let resolution = Arc::new(components::resolve(
+            &inputs.requirements,
+            &inputs.roots,
+            &inputs.common,
+        ));
+        if memo.len() >= MEMO_LIMIT {
+            memo.remove(0);
+        }
+        memo.push((inputs, resolution.clone()));
+        resolution
     }
 
     fn plan_make(
@@ -1047,6 +1211,10 @@ fn configured_components(
     estimated: &[PlanComponent],
     order: &[String],
 ) -> Vec<PlanComponent> {
+    let estimated: HashMap<&str, &PlanComponent> =
+        estimated.iter().map(|c| (c.name.as_str(), c)).collect();
+    let discovered: HashMap<&str, &Discovered> =
+        discovered.iter().map(|d| (d.name.as_str(), d)).collect();
     order
         .iter()
         .map(|name| {
@@ -1055,8 +1223,8 @@ fn configured_components(
                 .get(name)
                 .cloned()
                 .unwrap_or_default();
-            let ours = estimated.iter().find(|c| &c.name == name);
-            let found = discovered.iter().find(|d| &d.name == name);
+            let ours = estimated.get(name.as_str());
+            let found = discovered.get(name.as_str());
             PlanComponent {
                 name: name.clone(),
                 dir: info.dir.clone(),
@@ -1085,6 +1253,15 @@ fn configured_components(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+#[path = "planner_tests.rs"]
+mod tests;
+
+/// What identifies "the same params" for [`Planner::plan_with_changes`].
+fn params_key(params: &BuildPlanParams) -> String {
+    serde_json::to_string(params).unwrap_or_default()
 }
 
 /// CMake's truthiness for a property value.

@@ -26,6 +26,13 @@ pub const GNU_MAKE: Dialect = Dialect {
 
 /// Whether `name` matches the whole of `pattern`. An unterminated `[` is a literal `[`.
 pub fn matches(pattern: &str, name: &str, dialect: Dialect) -> bool {
+    // The common shapes (`*.c`, `*`, a plain name) without building character vectors.
+    let special = |s: &str| s.contains(['*', '?', '[', '\\']);
+    match pattern.strip_prefix('*') {
+        Some(suffix) if !special(suffix) => return name.ends_with(suffix),
+        None if !special(pattern) => return name == pattern,
+        _ => {}
+    }
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     // Iterative matcher: on a mismatch, let the last `*` swallow one more character.

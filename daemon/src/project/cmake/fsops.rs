@@ -1,76 +1,19 @@
 //! The file system as the evaluator sees it: content hashes, file stamps, existence tests and
 //! globbing, all in a form that can be replayed to check whether a result is still valid.
 
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use super::types::{ExistsCheck, ExistsKind, FileInput, GlobRecord};
+use crate::project::fsview::{self, FsView};
 
 /// In-process content hash.
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.write_usize(bytes.len());
-    hasher.finish()
+    fsview::hash_bytes(bytes)
 }
 
 /// Reads a file and describes it for the validity check.
 pub(crate) fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, FileInput)> {
-    let read_at = SystemTime::now();
-    let bytes = std::fs::read(path)?;
-    let metadata = std::fs::metadata(path).ok();
-    let input = FileInput {
-        path: path.to_path_buf(),
-        hash: hash_bytes(&bytes),
-        len: bytes.len() as u64,
-        modified: metadata.and_then(|m| m.modified().ok()),
-        read_at,
-    };
-    Ok((bytes, input))
-}
-
-/// A modification time within this distance of the read time may hide a later change made in
-/// the same timestamp tick (coarse file systems have 1-2 s granularity).
-const RACY_WINDOW: Duration = Duration::from_secs(2);
-
-/// What a file looks like compared with a recorded read.
-pub(crate) enum FileCheck {
-    /// Size and modification time vouch for it.
-    Unchanged,
-    /// Its stamp moved but its content hash did not: the new size and modification time.
-    SameContent {
-        len: u64,
-        modified: Option<SystemTime>,
-    },
-    Changed,
-}
-
-/// Compares a file with a recorded read: size and modification time first (one `stat`), the
-/// content hash only when those changed or cannot be trusted (a modification within
-/// [`RACY_WINDOW`] of the read may hide a later change in the same timestamp tick).
-pub(crate) fn check_file(input: &FileInput) -> FileCheck {
-    let Ok(metadata) = std::fs::metadata(&input.path) else {
-        return FileCheck::Changed;
-    };
-    let modified = metadata.modified().ok();
-    let trusted = input.modified.is_some_and(|then| {
-        modified == Some(then)
-            && input
-                .read_at
-                .duration_since(then)
-                .is_ok_and(|age| age > RACY_WINDOW)
-    });
-    if trusted && metadata.len() == input.len {
-        return FileCheck::Unchanged;
-    }
-    match std::fs::read(&input.path) {
-        Ok(bytes) if hash_bytes(&bytes) == input.hash => FileCheck::SameContent {
-            len: metadata.len(),
-            modified,
-        },
-        _ => FileCheck::Changed,
-    }
+    fsview::read_stamped(path)
 }
 
 /// Whether the file's size and modification time alone vouch that it is unchanged.
@@ -84,47 +27,31 @@ pub(crate) fn stat_unchanged(input: &FileInput) -> bool {
                 && input
                     .read_at
                     .duration_since(then)
-                    .is_ok_and(|age| age > RACY_WINDOW)
+                    .is_ok_and(|age| age > fsview::RACY_WINDOW)
         })
 }
 
 /// Runs one file-system test.
 pub(crate) fn exists_test(path: &Path, kind: ExistsKind) -> bool {
-    if path.as_os_str().is_empty() {
-        return false;
+    fsview::exists_test(path, kind)
+}
+
+/// Whether a recorded test, confirmed by plan `checked`, still gives the same answer.
+pub(crate) fn exists_unchanged(fs: &FsView, check: &ExistsCheck, checked: u64) -> bool {
+    fs.exists_unchanged(&check.path, check.kind, check.result, checked)
+}
+
+/// Whether a recorded glob, confirmed by plan `checked`, still matches the same paths.
+pub(crate) fn glob_unchanged(fs: &FsView, record: &GlobRecord, checked: u64) -> bool {
+    if record
+        .patterns
+        .iter()
+        .all(|p| glob_root(p).is_some_and(|root| fs.tree_trusted(checked, &root)))
+    {
+        return true;
     }
-    match kind {
-        ExistsKind::Exists => path.exists() || path.symlink_metadata().is_ok(),
-        ExistsKind::IsDirectory => path.is_dir(),
-        ExistsKind::IsSymlink => path
-            .symlink_metadata()
-            .is_ok_and(|m| m.file_type().is_symlink()),
-        ExistsKind::Readable => std::fs::File::open(path).is_ok() || path.is_dir(),
-        ExistsKind::Writable => path.metadata().is_ok_and(|m| !m.permissions().readonly()),
-        ExistsKind::Executable => is_executable(path),
-    }
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
-}
-
-/// Whether a recorded test still gives the same answer.
-pub(crate) fn exists_unchanged(check: &ExistsCheck) -> bool {
-    exists_test(&check.path, check.kind) == check.result
-}
-
-/// Whether a recorded glob still matches the same paths.
-pub(crate) fn glob_unchanged(record: &GlobRecord) -> bool {
-    let (matched, _) = glob(
+    let (matched, _) = glob_in(
+        fs,
         &record.patterns,
         record.recursive,
         record.list_directories,
@@ -132,6 +59,28 @@ pub(crate) fn glob_unchanged(record: &GlobRecord) -> bool {
         record.entry_limit,
     );
     matched == record.matched
+}
+
+/// The directory a glob pattern's answer depends on: everything the pattern can match lies below
+/// it (the part before the first component with a wildcard, without the last component). None
+/// for a pattern that is relative or goes up (`..`): its directory is not spelled as a watcher
+/// would report it.
+fn glob_root(pattern: &str) -> Option<PathBuf> {
+    let pattern = pattern.replace('\\', "/");
+    if !pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
+        return None;
+    }
+    let dir_part = &pattern[..pattern.rfind('/')?];
+    let mut root = PathBuf::from("/");
+    for part in dir_part.split('/').filter(|p| !p.is_empty()) {
+        if has_wildcard(part) {
+            break;
+        }
+        if part != "." {
+            root.push(part);
+        }
+    }
+    Some(root)
 }
 
 /// Directory entries one glob visits at most (a runaway `GLOB_RECURSE /`).
@@ -147,10 +96,30 @@ pub(crate) fn glob(
     follow_symlinks: bool,
     limit: usize,
 ) -> (Vec<PathBuf>, usize) {
+    glob_in(
+        &FsView::uncached(),
+        patterns,
+        recursive,
+        list_directories,
+        follow_symlinks,
+        limit,
+    )
+}
+
+/// [`glob`] with the directories listed through `fs`.
+pub(crate) fn glob_in(
+    fs: &FsView,
+    patterns: &[String],
+    recursive: bool,
+    list_directories: bool,
+    follow_symlinks: bool,
+    limit: usize,
+) -> (Vec<PathBuf>, usize) {
     let mut out = Vec::new();
     let mut budget = limit;
     for pattern in patterns {
         glob_one(
+            fs,
             pattern,
             recursive,
             list_directories,
@@ -169,6 +138,7 @@ fn has_wildcard(s: &str) -> bool {
 }
 
 fn glob_one(
+    fs: &FsView,
     pattern: &str,
     recursive: bool,
     list_directories: bool,
@@ -192,14 +162,17 @@ fn glob_one(
         let mut next = Vec::new();
         for dir in &dirs {
             if has_wildcard(part) {
-                let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else {
+                let Some(entries) = fs.list(dir_or_dot(dir)) else {
                     continue;
                 };
-                for entry in entries.flatten() {
+                for entry in entries.iter() {
                     *budget = budget.saturating_sub(1);
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if wildcard_match(part, &name) && entry.path().is_dir() {
-                        next.push(dir.join(name));
+                    let name = entry.name.to_string_lossy();
+                    if wildcard_match(part, &name) {
+                        let path = dir.join(&*name);
+                        if fs.entry_is_dir(&path, entry.kind) {
+                            next.push(path);
+                        }
                     }
                 }
             } else if part != "." {
@@ -216,6 +189,7 @@ fn glob_one(
     for dir in dirs {
         if recursive {
             walk(
+                fs,
                 &dir,
                 name_pattern,
                 list_directories,
@@ -227,23 +201,23 @@ fn glob_one(
         } else if !has_wildcard(name_pattern) {
             let path = dir.join(name_pattern);
             if name_pattern.is_empty() {
-                if dir.is_dir() && list_directories {
+                if fs.is_dir(&dir) && list_directories {
                     out.push(dir);
                 }
-            } else if path.symlink_metadata().is_ok() && (list_directories || !path.is_dir()) {
+            } else if fs.lexists(&path) && (list_directories || !fs.is_dir(&path)) {
                 out.push(path);
             }
         } else {
-            let Ok(entries) = std::fs::read_dir(dir_or_dot(&dir)) else {
+            let Some(entries) = fs.list(dir_or_dot(&dir)) else {
                 continue;
             };
-            for entry in entries.flatten() {
+            for entry in entries.iter() {
                 *budget = budget.saturating_sub(1);
-                let name = entry.file_name().to_string_lossy().into_owned();
+                let name = entry.name.to_string_lossy();
                 if wildcard_match(name_pattern, &name) {
-                    let path = entry.path();
-                    if list_directories || !path.is_dir() {
-                        out.push(dir.join(name));
+                    let path = dir.join(&*name);
+                    if list_directories || !fs.entry_is_dir(&path, entry.kind) {
+                        out.push(path);
                     }
                 }
             }
@@ -259,7 +233,9 @@ fn dir_or_dot(dir: &Path) -> &Path {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk(
+    fs: &FsView,
     dir: &Path,
     name_pattern: &str,
     list_directories: bool,
@@ -271,24 +247,23 @@ fn walk(
     if depth > 64 || *budget == 0 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir_or_dot(dir)) else {
+    let Some(entries) = fs.list(dir_or_dot(dir)) else {
         return;
     };
     let mut subdirs = Vec::new();
-    for entry in entries.flatten() {
+    for entry in entries.iter() {
         if *budget == 0 {
             return;
         }
         *budget -= 1;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = dir.join(&name);
-        let Ok(file_type) = entry.file_type() else {
-            continue;
-        };
-        let is_dir = if file_type.is_symlink() {
-            follow_symlinks && path.is_dir()
-        } else {
-            file_type.is_dir()
+        let name = entry.name.to_string_lossy();
+        let path = dir.join(&*name);
+        let is_dir = match entry.kind {
+            fsview::EntryKind::Symlink => follow_symlinks && fs.is_dir(&path),
+            fsview::EntryKind::Dir => true,
+            fsview::EntryKind::File => false,
+            // The listing could not tell: ask without following links, as the walk always did.
+            fsview::EntryKind::Other => path.symlink_metadata().is_ok_and(|m| m.is_dir()),
         };
         if is_dir {
             if list_directories && wildcard_match(name_pattern, &name) {
@@ -301,6 +276,7 @@ fn walk(
     }
     for sub in subdirs {
         walk(
+            fs,
             &sub,
             name_pattern,
             list_directories,

@@ -40,7 +40,6 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,20 +47,22 @@ use std::sync::{Arc, Mutex};
 
 pub use types::*;
 
+use crate::project::fsview::{FastMap, FileCheck, FsView};
+
 use interp::{Interp, Mode, Shared};
 
 /// Evaluates CMakeLists files. Holds the parse cache (by file content hash) and the result
 /// caches, so it lives as long as the daemon. Send + Sync: evaluations may run in parallel.
 pub struct Evaluator {
     shared: Shared,
-    components: Mutex<HashMap<ComponentKey, CacheEntry<ComponentEval>>>,
-    projects: Mutex<HashMap<ProjectKey, CacheEntry<ProjectEval>>>,
+    components: Mutex<FastMap<ComponentKey, CacheEntry<ComponentEval>>>,
+    projects: Mutex<FastMap<ProjectKey, CacheEntry<ProjectEval>>>,
     evaluations: AtomicU64,
     cache_hits: AtomicU64,
 }
 
 /// What identifies a component evaluation besides its inputs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ComponentKey {
     list_file: PathBuf,
     name: String,
@@ -70,10 +71,31 @@ struct ComponentKey {
     command_files: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ProjectKey {
     list_file: PathBuf,
     dir: PathBuf,
+}
+
+/// Hashes a path by its bytes (`Path`'s own hash walks its components). Equal paths in the keys
+/// are spelled the same, so this agrees with their equality.
+fn hash_path<H: std::hash::Hasher>(path: &Path, state: &mut H) {
+    state.write(path.as_os_str().as_encoded_bytes());
+}
+
+impl std::hash::Hash for ComponentKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_path(&self.list_file, state);
+        self.name.hash(state);
+        self.pass.hash(state);
+        state.write_usize(self.command_files.len());
+    }
+}
+
+impl std::hash::Hash for ProjectKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_path(&self.list_file, state);
+    }
 }
 
 struct CacheEntry<T> {
@@ -81,6 +103,10 @@ struct CacheEntry<T> {
     /// File stamps, refreshed when a re-hash shows a touched file is unchanged, so that the
     /// next check is stat-only again.
     stamps: Vec<FileInput>,
+    /// The plan ([`FsView::seq`]) that last confirmed the result.
+    checked: u64,
+    /// The input values it was last confirmed against: the same `Arc` needs no comparison.
+    values: Arc<InputValues>,
 }
 
 /// Counters for tests and diagnostics.
@@ -105,8 +131,8 @@ impl Evaluator {
     pub fn new() -> Self {
         Evaluator {
             shared: Shared::default(),
-            components: Mutex::new(HashMap::new()),
-            projects: Mutex::new(HashMap::new()),
+            components: Mutex::new(FastMap::default()),
+            projects: Mutex::new(FastMap::default()),
             evaluations: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
         }
@@ -173,6 +199,12 @@ impl Evaluator {
     /// values it read, globs, existence tests). Values the file did not read do not matter:
     /// changing an unrelated `CONFIG_*` does not re-evaluate.
     pub fn eval_component_cached(&self, input: &ComponentInput) -> Arc<ComponentEval> {
+        self.eval_component_in(input, &FsView::uncached())
+    }
+
+    /// [`Self::eval_component_cached`] with the file system seen through one plan's `fs`, so that
+    /// the files and directories many results depend on are looked at once per plan.
+    pub fn eval_component_in(&self, input: &ComponentInput, fs: &FsView) -> Arc<ComponentEval> {
         let key = ComponentKey {
             list_file: input.list_file.clone(),
             name: input.name.clone(),
@@ -180,11 +212,17 @@ impl Evaluator {
             pass: input.pass,
             command_files: input.command_files.clone(),
         };
-        if let Some(result) = self.cached(&self.components, &key, &input.values) {
+        if let Some(result) = self.cached(&self.components, &key, &input.values, fs) {
             return result;
         }
         let result = Arc::new(self.eval_component(input));
-        store(&self.components, key, result.clone());
+        store(
+            &self.components,
+            key,
+            result.clone(),
+            fs.seq(),
+            &input.values,
+        );
         result
     }
 
@@ -234,15 +272,20 @@ impl Evaluator {
 
     /// [`Self::eval_project`] through the cache.
     pub fn eval_project_cached(&self, input: &ProjectInput) -> Arc<ProjectEval> {
+        self.eval_project_in(input, &FsView::uncached())
+    }
+
+    /// [`Self::eval_project_cached`] with the file system seen through one plan's `fs`.
+    pub fn eval_project_in(&self, input: &ProjectInput, fs: &FsView) -> Arc<ProjectEval> {
         let key = ProjectKey {
             list_file: input.list_file.clone(),
             dir: input.dir.clone(),
         };
-        if let Some(result) = self.cached(&self.projects, &key, &input.values) {
+        if let Some(result) = self.cached(&self.projects, &key, &input.values, fs) {
             return result;
         }
         let result = Arc::new(self.eval_project(input));
-        store(&self.projects, key, result.clone());
+        store(&self.projects, key, result.clone(), fs.seq(), &input.values);
         result
     }
 
@@ -287,26 +330,38 @@ impl Evaluator {
 
     fn cached<K, T>(
         &self,
-        map: &Mutex<HashMap<K, CacheEntry<T>>>,
+        map: &Mutex<FastMap<K, CacheEntry<T>>>,
         key: &K,
-        values: &InputValues,
+        values: &Arc<InputValues>,
+        fs: &FsView,
     ) -> Option<Arc<T>>
     where
         K: std::hash::Hash + Eq,
         T: HasInputs,
     {
-        let (result, stamps) = {
+        let (result, stamps, checked, same_values) = {
             let map = map.lock().ok()?;
             let entry = map.get(key)?;
-            (entry.result.clone(), entry.stamps.clone())
+            (
+                entry.result.clone(),
+                entry.stamps.clone(),
+                entry.checked,
+                Arc::ptr_eq(&entry.values, values),
+            )
         };
-        let refreshed = result.inputs().validate(values, &stamps)?;
-        if let Some(stamps) = refreshed
-            && let Ok(mut map) = map.lock()
+        let values_to_check = (!same_values).then_some(&**values);
+        let refreshed = result
+            .inputs()
+            .validate(values_to_check, &stamps, fs, checked)?;
+        if let Ok(mut map) = map.lock()
             && let Some(entry) = map.get_mut(key)
             && Arc::ptr_eq(&entry.result, &result)
         {
-            entry.stamps = stamps;
+            if let Some(stamps) = refreshed {
+                entry.stamps = stamps;
+            }
+            entry.checked = entry.checked.max(fs.seq());
+            entry.values = values.clone();
         }
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
@@ -316,20 +371,30 @@ impl Evaluator {
 /// Whether running a recorded glob again would match other paths than it did (a file appeared
 /// or vanished where it looks).
 pub fn glob_result_changed(record: &GlobRecord) -> bool {
-    !fsops::glob_unchanged(record)
+    !fsops::glob_unchanged(&crate::project::fsview::FsView::uncached(), record, 0)
 }
 
 fn store<K: std::hash::Hash + Eq, T: HasInputs>(
-    map: &Mutex<HashMap<K, CacheEntry<T>>>,
+    map: &Mutex<FastMap<K, CacheEntry<T>>>,
     key: K,
     result: Arc<T>,
+    checked: u64,
+    values: &Arc<InputValues>,
 ) {
     if let Ok(mut map) = map.lock() {
         if map.len() >= RESULT_CACHE_LIMIT {
             map.clear();
         }
         let stamps = result.inputs().files.clone();
-        map.insert(key, CacheEntry { result, stamps });
+        map.insert(
+            key,
+            CacheEntry {
+                result,
+                stamps,
+                checked,
+                values: values.clone(),
+            },
+        );
     }
 }
 
@@ -355,31 +420,42 @@ impl EvalInputs {
     /// file system would give: every input value read is unchanged, every file has the same
     /// content, every existence test and glob gives the same answer.
     pub fn still_valid(&self, values: &InputValues) -> bool {
-        self.validate(values, &self.files).is_some()
+        self.validate(Some(values), &self.files, &FsView::uncached(), 0)
+            .is_some()
     }
 
     /// None: invalid. Some(Some(stamps)): valid, and some files had to be re-hashed (their new
     /// stamps are returned). Some(None): valid with stat checks only.
+    /// `checked`: the plan that last confirmed the result (see [`FsView::trusted`]).
+    /// `values`: None when the result was confirmed against these very values.
     fn validate(
         &self,
-        values: &InputValues,
+        values: Option<&InputValues>,
         stamps: &[FileInput],
+        fs: &FsView,
+        checked: u64,
     ) -> Option<Option<Vec<FileInput>>> {
-        for (key, seen) in &self.variables {
-            if values.lookup(key) != seen.as_deref() {
-                return None;
+        if let Some(values) = values {
+            for (key, seen) in &self.variables {
+                if values.lookup(key) != seen.as_deref() {
+                    return None;
+                }
             }
         }
-        if !self.exists_checks.iter().all(fsops::exists_unchanged) {
+        if !self
+            .exists_checks
+            .iter()
+            .all(|c| fsops::exists_unchanged(fs, c, checked))
+        {
             return None;
         }
         let mut refreshed: Option<Vec<FileInput>> = None;
         for (i, stamp) in stamps.iter().enumerate() {
-            match fsops::check_file(stamp) {
-                fsops::FileCheck::Unchanged => {}
-                fsops::FileCheck::Changed => return None,
+            match fs.check_file(stamp, checked) {
+                FileCheck::Unchanged => {}
+                FileCheck::Changed => return None,
                 // Touched but not changed: remember the new stamp so the next check is a stat.
-                fsops::FileCheck::SameContent { len, modified } => {
+                FileCheck::SameContent { len, modified } => {
                     let stamps = refreshed.get_or_insert_with(|| stamps.to_vec());
                     stamps[i].len = len;
                     stamps[i].modified = modified;
@@ -387,7 +463,11 @@ impl EvalInputs {
                 }
             }
         }
-        if !self.globs.iter().all(fsops::glob_unchanged) {
+        if !self
+            .globs
+            .iter()
+            .all(|g| fsops::glob_unchanged(fs, g, checked))
+        {
             return None;
         }
         Some(refreshed)

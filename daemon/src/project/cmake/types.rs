@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// Which of ESP-IDF's two evaluations of a component CMakeLists.txt to mirror.
 ///
@@ -382,19 +381,8 @@ pub struct ProjectEval {
     pub inputs: EvalInputs,
 }
 
-/// A file an evaluation read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileInput {
-    pub path: PathBuf,
-    /// Content hash (in-process only: not stable across builds of the daemon).
-    pub hash: u64,
-    /// Size and modification time when read, for the cheap validity check.
-    pub len: u64,
-    pub modified: Option<SystemTime>,
-    /// When the file was read: a modification time this close to it cannot be trusted (the file
-    /// may change again within the same timestamp tick), so it is re-hashed.
-    pub read_at: SystemTime,
-}
+/// A file an evaluation read, stamped for the validity check.
+pub use crate::project::fsview::FileStamp as FileInput;
 
 /// A `file(GLOB...)` or SRC_DIRS glob and what it matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,15 +400,7 @@ pub struct GlobRecord {
 }
 
 /// Which file-system test was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExistsKind {
-    Exists,
-    IsDirectory,
-    IsSymlink,
-    Readable,
-    Writable,
-    Executable,
-}
+pub use crate::project::fsview::ExistsKind;
 
 /// A file-system test and its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,12 +10,18 @@ use std::path::{Path, PathBuf};
 
 use espctl_protocol::plan::PlanDiagnostic;
 
-use super::kconfig::{IdfKconfig, KconfigCache, KconfigTree};
+use std::sync::{Arc, Mutex};
+
+use super::kconfig::{
+    IdfKconfig, KconfigCache, KconfigEnv, KconfigTree, TreeInputs, resolve_source,
+};
 use super::sdkconfig::{self, RawValue};
 use super::set::{Layers, read_layers};
 use super::{
     ConfigPaths, ConfigSet, ConfigValue, ConfigWarning, Provenance, absolutize, defaults_files,
 };
+use crate::project::fsview::{FileCheck, FileStamp, FsView, read_stamped};
+use crate::sync::LockExt;
 
 /// What to load for one build.
 #[derive(Debug, Clone)]
@@ -39,9 +45,9 @@ pub struct ConfigRequest<'a> {
 /// A build's configuration.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
-    pub set: ConfigSet,
+    pub set: Arc<ConfigSet>,
     /// `CONFIG_<NAME>` to the value CMake sees, for every symbol kconfgen writes.
-    pub cmake_values: BTreeMap<String, String>,
+    pub cmake_values: Arc<BTreeMap<String, String>>,
     /// Symbols whose values were guessed (defaults files, Kconfig defaults), sorted.
     pub guessed: Vec<String>,
     /// Files whose change makes CMake reconfigure: sdkconfig and the generated `config/sdkconfig.h`
@@ -70,11 +76,12 @@ impl LoadedConfig {
     }
 
     fn finish(&mut self, warnings: Vec<ConfigWarning>) {
-        self.cmake_values = self
-            .set
-            .names()
-            .filter_map(|n| self.set.cmake_value(n).map(|v| (format!("CONFIG_{n}"), v)))
-            .collect();
+        self.cmake_values = Arc::new(
+            self.set
+                .names()
+                .filter_map(|n| self.set.cmake_value(n).map(|v| (format!("CONFIG_{n}"), v)))
+                .collect(),
+        );
         self.guessed = self.set.guessed();
         self.warnings.extend(warnings.into_iter().map(diagnostic));
     }
@@ -92,6 +99,87 @@ fn diagnostic(w: ConfigWarning) -> PlanDiagnostic {
 #[derive(Debug, Default)]
 pub struct ConfigCache {
     kconfig: KconfigCache,
+    /// Configurations evaluated with Kconfig, most recent last.
+    evaluated: Mutex<Vec<Evaluated>>,
+}
+
+/// Evaluated configurations kept (one per project, target and profile in use).
+const EVALUATED_LIMIT: usize = 16;
+
+/// What [`ConfigCache::with_kconfig`] computed, with everything it depends on.
+#[derive(Debug)]
+struct Evaluated {
+    key: EvaluatedKey,
+    /// Rename files looked for: the stamp of the read, or None when there was no file.
+    renames: Vec<(PathBuf, Option<FileStamp>)>,
+    /// The files and `source` answers the tree was read from.
+    inputs: TreeInputs,
+    /// The plan ([`FsView::seq`]) that last confirmed it.
+    checked: u64,
+    set: Arc<ConfigSet>,
+    tree: KconfigTree,
+    cmake_values: Arc<BTreeMap<String, String>>,
+    guessed: Vec<String>,
+    warnings: Vec<PlanDiagnostic>,
+}
+
+/// The inputs of an evaluation that are not files.
+#[derive(Debug, Clone, PartialEq)]
+struct EvaluatedKey {
+    layers: Layers,
+    kconfig_files: Vec<PathBuf>,
+    idf_path: Option<PathBuf>,
+    target: String,
+    env: KconfigEnv,
+    /// Whether `$IDF_PATH/Kconfig` is a file and `$IDF_PATH/components` a directory.
+    idf_root: (bool, bool),
+}
+
+impl Evaluated {
+    /// Whether the files it read would read the same; refreshes the stamps of files touched
+    /// without a change.
+    fn still_valid(&mut self, fs: &FsView) -> bool {
+        let checked = self.checked;
+        let check = |stamp: &mut FileStamp| match fs.check_file(stamp, checked) {
+            FileCheck::Unchanged => true,
+            FileCheck::Changed => false,
+            FileCheck::SameContent { len, modified } => {
+                stamp.len = len;
+                stamp.modified = modified;
+                stamp.read_at = std::time::SystemTime::now();
+                true
+            }
+        };
+        let inputs = &mut self.inputs;
+        let sources_same = inputs.sources.iter().all(|(full, files)| {
+            if fs.trusted(checked, full) && files.iter().all(|f| fs.trusted(checked, f)) {
+                return true;
+            }
+            resolve_source(full, &|p| fs.is_file(p)) == *files
+        });
+        if !sources_same
+            || !inputs
+                .unreadable
+                .iter()
+                .all(|p| fs.trusted(checked, p) || fs.content_hash(p).is_none())
+            || !inputs.files.iter_mut().all(check)
+        {
+            return false;
+        }
+        self.renames.iter_mut().all(|(path, stamp)| match stamp {
+            Some(stamp) => check(stamp),
+            None => fs.trusted(checked, path) || !fs.is_file(path),
+        })
+    }
+
+    fn apply(&self, mut config: LoadedConfig) -> LoadedConfig {
+        config.set = self.set.clone();
+        config.tree = Some(self.tree.clone());
+        config.cmake_values = self.cmake_values.clone();
+        config.guessed = self.guessed.clone();
+        config.warnings.extend(self.warnings.iter().cloned());
+        config
+    }
 }
 
 impl ConfigCache {
@@ -139,8 +227,8 @@ impl ConfigCache {
         .filter(|p| p.exists())
         .collect();
         let mut loaded = LoadedConfig {
-            set: ConfigSet::default(),
-            cmake_values: BTreeMap::new(),
+            set: Arc::default(),
+            cmake_values: Arc::default(),
             guessed: Vec::new(),
             inputs,
             defaults_files: paths.defaults.clone(),
@@ -151,7 +239,7 @@ impl ConfigCache {
         };
         if req.kconfig_files.is_empty() {
             let (set, w) = ConfigSet::resolve(&loaded.layers, None);
-            loaded.set = set;
+            loaded.set = Arc::new(set);
             let mut all = warnings;
             all.extend(w);
             loaded.finish(all);
@@ -167,17 +255,55 @@ impl ConfigCache {
     /// set get their Kconfig defaults and `sdkconfig.rename` files give the old names.
     pub fn with_kconfig(
         &self,
-        mut config: LoadedConfig,
+        config: LoadedConfig,
         kconfig_files: &[PathBuf],
         idf_path: Option<&Path>,
         target: &str,
     ) -> LoadedConfig {
-        let tree = self.tree(&idf_kconfig(
-            kconfig_files,
-            idf_path,
-            target,
-            &config.layers,
-        ));
+        self.with_kconfig_in(config, kconfig_files, idf_path, target, &FsView::uncached())
+    }
+
+    /// [`Self::with_kconfig`] with the file system seen through one plan's `fs`. The evaluation is
+    /// reused while its inputs are the same: the values of the layers, the component files, the
+    /// environment of the tree, and the content of every file it read (and the answer of every
+    /// `source` it resolved).
+    pub fn with_kconfig_in(
+        &self,
+        config: LoadedConfig,
+        kconfig_files: &[PathBuf],
+        idf_path: Option<&Path>,
+        target: &str,
+        fs: &FsView,
+    ) -> LoadedConfig {
+        let idf = idf_kconfig(kconfig_files, idf_path, target, &config.layers);
+        let idf_root = match idf_path {
+            Some(p) if !p.as_os_str().is_empty() => (
+                fs.is_file(&p.join("Kconfig")),
+                fs.is_dir(&p.join("components")),
+            ),
+            _ => (false, false),
+        };
+        let key = EvaluatedKey {
+            layers: config.layers.clone(),
+            kconfig_files: kconfig_files.to_vec(),
+            idf_path: idf_path.map(Path::to_path_buf),
+            target: target.to_string(),
+            env: idf.env(),
+            idf_root,
+        };
+        {
+            let mut evaluated = self.evaluated.locked();
+            if let Some(i) = evaluated.iter().position(|e| e.key == key) {
+                let mut found = evaluated.remove(i);
+                if found.still_valid(fs) {
+                    found.checked = found.checked.max(fs.seq());
+                    let config = found.apply(config);
+                    evaluated.push(found);
+                    return config;
+                }
+            }
+        }
+        let tree = self.tree(&idf);
         let mut warnings: Vec<ConfigWarning> = tree.warnings().to_vec();
         // Old option names: ESP-IDF's list and the components' (the target's own after each).
         let mut rename_files: Vec<PathBuf> = Vec::new();
@@ -191,21 +317,67 @@ impl ConfigCache {
             rename_files.push(d.join(format!("sdkconfig.rename.{target}")));
         }
         let mut layers = config.layers.clone();
-        for f in rename_files.iter().filter(|f| f.is_file()) {
-            match std::fs::read_to_string(f) {
-                Ok(text) => {
-                    let (r, w) = sdkconfig::parse_rename(f, &text);
+        let mut renames = Vec::new();
+        for f in rename_files {
+            if !f.is_file() {
+                renames.push((f, None));
+                continue;
+            }
+            match read_stamped(&f) {
+                Ok((bytes, stamp)) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let (r, w) = sdkconfig::parse_rename(&f, &text);
                     layers.renames.extend(r);
                     warnings.extend(w);
+                    renames.push((f, Some(stamp)));
                 }
-                Err(e) => warnings.push(ConfigWarning::new(f, 0, format!("cannot read: {e}"))),
+                Err(e) => {
+                    warnings.push(ConfigWarning::new(&f, 0, format!("cannot read: {e}")));
+                    // Unreadable now: a later read must not look unchanged.
+                    renames.push((
+                        f.clone(),
+                        Some(FileStamp {
+                            path: f,
+                            hash: 0,
+                            len: u64::MAX,
+                            modified: None,
+                            read_at: std::time::SystemTime::now(),
+                        }),
+                    ));
+                }
             }
         }
         let (set, w) = ConfigSet::resolve(&layers, Some(&tree));
         warnings.extend(w);
-        config.set = set;
-        config.tree = Some(tree);
-        config.finish(warnings);
+        let mut evaluated = LoadedConfig {
+            set: Arc::new(set),
+            cmake_values: Arc::default(),
+            guessed: Vec::new(),
+            inputs: Vec::new(),
+            defaults_files: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            tree: Some(tree.clone()),
+            layers: Layers::default(),
+        };
+        evaluated.finish(warnings);
+        let entry = Evaluated {
+            key,
+            renames,
+            inputs: tree.inputs().clone(),
+            checked: fs.seq(),
+            set: evaluated.set,
+            tree,
+            cmake_values: evaluated.cmake_values,
+            guessed: evaluated.guessed,
+            warnings: evaluated.warnings,
+        };
+        let config = entry.apply(config);
+        let mut cache = self.evaluated.locked();
+        if cache.len() >= EVALUATED_LIMIT {
+            cache.remove(0);
+        }
+        cache.push(entry);
         config
     }
 

@@ -85,7 +85,7 @@ pub struct ConfigSet {
 }
 
 /// The parsed inputs of a [`ConfigSet`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layers {
     /// `sdkconfig.json` values, used as exact (check freshness with [`json_is_fresh`] first).
     pub json: Option<BTreeMap<String, JsonValue>>,

@@ -11,7 +11,7 @@
 //! components with the same build properties, and fails on any difference in REQUIRES,
 //! PRIV_REQUIRES or whether the component registered.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use super::*;

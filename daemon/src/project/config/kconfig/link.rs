@@ -61,6 +61,18 @@ struct Linker<'a> {
     warned_tristate: bool,
 }
 
+/// The files a `source` of `full` (a path or a pattern) reads, in order.
+pub(crate) fn resolve_source(full: &Path, is_file: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    if is_file(full) {
+        vec![full.to_path_buf()]
+    } else {
+        super::glob::glob(full)
+            .into_iter()
+            .filter(|p| is_file(p))
+            .collect()
+    }
+}
+
 pub fn link(tops: &[Top], env: &KconfigEnv, cache: &KconfigCache) -> TreeData {
     let srctree = env.srctree.clone().unwrap_or_else(|| match tops.first() {
         Some(Top::File(p)) | Some(Top::Text(p, _)) => {
@@ -126,9 +138,13 @@ impl<'a> Linker<'a> {
     }
 
     fn source_file(&mut self, path: &Path, ctx: Ctx) {
-        match self.cache.parse_file(path) {
-            Ok(parsed) => self.walk_file(path, &parsed, ctx),
+        match self.cache.parse_file_stamped(path) {
+            Ok((parsed, stamp)) => {
+                self.data.inputs.files.push(stamp);
+                self.walk_file(path, &parsed, ctx)
+            }
             Err(e) => {
+                self.data.inputs.unreadable.push(path.to_path_buf());
                 let loc = Loc {
                     file: self.here.0,
                     line: self.here.1,
@@ -668,14 +684,8 @@ impl<'a> Linker<'a> {
             self.srctree.clone()
         };
         let full = crate::project::config::absolutize(Path::new(""), &prefix.join(&pattern));
-        let files = if full.is_file() {
-            vec![full.clone()]
-        } else {
-            super::glob::glob(&full)
-                .into_iter()
-                .filter(|p| p.is_file())
-                .collect()
-        };
+        let files = resolve_source(&full, &|p| p.is_file());
+        self.data.inputs.sources.push((full.clone(), files.clone()));
         if files.is_empty() {
             if !kind.optional() {
                 self.warn(

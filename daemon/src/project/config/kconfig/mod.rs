@@ -26,14 +26,16 @@ mod link;
 mod parse;
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 pub use eval::{Evaluation, SymbolValue, ValueSource, cmake_text};
+pub(crate) use link::resolve_source;
 
 use super::sdkconfig::{RawValue, Rename, SdkconfigFile};
 use super::{ConfigValue, ConfigWarning, SymbolType};
+use crate::project::fsview::{FileStamp, read_stamped};
 use parse::{ParsedFile, RelOp};
 
 pub(crate) type SymId = u32;
@@ -121,6 +123,8 @@ pub(crate) struct Choice {
 #[derive(Debug, Default)]
 pub(crate) struct TreeData {
     pub files: Vec<Arc<Path>>,
+    /// What the tree was read from, to tell later whether it would read the same.
+    pub inputs: TreeInputs,
     pub exprs: Vec<E>,
     pub syms: Vec<Sym>,
     pub sym_index: HashMap<Arc<str>, SymId>,
@@ -128,6 +132,17 @@ pub(crate) struct TreeData {
     /// Defined symbols in definition order (the order kconfgen writes them).
     pub order: Vec<SymId>,
     pub warnings: Vec<ConfigWarning>,
+}
+
+/// The file-system inputs of a linked tree.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TreeInputs {
+    /// Every file read.
+    pub files: Vec<FileStamp>,
+    /// Every `source` resolved against the file system: the path (or pattern) and the files found.
+    pub sources: Vec<(PathBuf, Vec<PathBuf>)>,
+    /// Files found but not readable.
+    pub unreadable: Vec<PathBuf>,
 }
 
 impl TreeData {
@@ -208,15 +223,23 @@ impl KconfigCache {
     }
 
     /// The parsed file at `path`: reused when the content hashes the same as last time.
+    #[cfg(test)]
     pub(crate) fn parse_file(&self, path: &Path) -> std::io::Result<Arc<ParsedFile>> {
-        let bytes = std::fs::read(path)?;
-        let hash = content_hash(&bytes);
+        self.parse_file_stamped(path).map(|(parsed, _)| parsed)
+    }
+
+    /// [`Self::parse_file`], with the stamp of the read.
+    pub(crate) fn parse_file_stamped(
+        &self,
+        path: &Path,
+    ) -> std::io::Result<(Arc<ParsedFile>, FileStamp)> {
+        let (bytes, stamp) = read_stamped(path)?;
         {
             let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((h, parsed)) = files.get(path)
-                && *h == hash
+                && *h == stamp.hash
             {
-                return Ok(parsed.clone());
+                return Ok((parsed.clone(), stamp));
             }
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -224,8 +247,8 @@ impl KconfigCache {
         self.files
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_path_buf(), (hash, parsed.clone()));
-        Ok(parsed)
+            .insert(path.to_path_buf(), (stamp.hash, parsed.clone()));
+        Ok((parsed, stamp))
     }
 
     /// Whether the cache holds exactly this parse for `path` (for tests of reuse).
@@ -234,13 +257,6 @@ impl KconfigCache {
         let files = self.files.lock().unwrap_or_else(|e| e.into_inner());
         files.get(path).is_some_and(|(_, p)| Arc::ptr_eq(p, parsed))
     }
-}
-
-fn content_hash(bytes: &[u8]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    bytes.len().hash(&mut h);
-    h.write(bytes);
-    h.finish()
 }
 
 /// The inputs of an ESP-IDF configure that decide the Kconfig tree.
@@ -457,6 +473,11 @@ impl KconfigTree {
         KconfigTree {
             data: Arc::new(link::link(&[top], &env, cache)),
         }
+    }
+
+    /// What the tree was read from.
+    pub(crate) fn inputs(&self) -> &TreeInputs {
+        &self.data.inputs
     }
 
     /// Problems found while reading the files (syntax, missing sourced files, ...).
