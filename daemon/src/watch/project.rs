@@ -109,6 +109,9 @@ struct View {
     sequence: u64,
     sender: broadcast::Sender<Arc<PlanChanged>>,
     last: Option<Arc<PlanChanged>>,
+    /// Paths changed since the last plan in batches that did not re-plan (editor files, the
+    /// running build's sdkconfig): the next incremental plan must not trust them.
+    unplanned: Vec<PathBuf>,
 }
 
 impl View {
@@ -495,6 +498,7 @@ impl ProjectWatch {
             sequence: 0,
             sender,
             last: None,
+            unplanned: Vec::new(),
         };
         for f in view.config_files(&self.project_dir) {
             st.config_hashes
@@ -742,8 +746,18 @@ impl ProjectWatch {
             (PlanChangeKind::Changed, class, reason)
         };
         let quiet = kind == PlanChangeKind::Changed && class == ChangeClass::Nothing;
+        // The changed files, and the directories whose entries changed.
+        let mut touched: Vec<PathBuf> = d.paths.keys().cloned().collect();
+        for (path, event) in &d.paths {
+            if *event != PathEvent::Modified
+                && let Some(parent) = path.parent()
+            {
+                touched.push(parent.to_path_buf());
+            }
+        }
         let last = view.last.clone();
         let (plan, diagnostics, replan_ms) = if quiet {
+            view.unplanned.extend(touched);
             (
                 last.as_ref().and_then(|l| l.plan.clone()),
                 last.as_ref()
@@ -752,15 +766,8 @@ impl ProjectWatch {
                 0.0,
             )
         } else {
-            // The changed files, and the directories whose entries changed.
-            let mut changed: Vec<PathBuf> = d.paths.keys().cloned().collect();
-            for (path, event) in &d.paths {
-                if *event != PathEvent::Modified
-                    && let Some(parent) = path.parent()
-                {
-                    changed.push(parent.to_path_buf());
-                }
-            }
+            let mut changed = std::mem::take(&mut view.unplanned);
+            changed.extend(touched);
             changed.sort();
             changed.dedup();
             let started = Instant::now();
