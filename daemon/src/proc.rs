@@ -285,28 +285,112 @@ pub fn command_name(pid: i32) -> Option<String> {
     Some(head.split_once('(')?.1.to_string())
 }
 
-/// Live (not zombie) processes whose process group is `pgid`, from the process table.
+/// One row of the process table.
 #[cfg(target_os = "linux")]
-pub fn group_members(pgid: i32) -> Vec<i32> {
+#[derive(Debug, Clone, Copy)]
+struct ProcRow {
+    pid: i32,
+    ppid: i32,
+    pgrp: i32,
+    /// Start time in clock ticks since boot, to recognise a recycled pid.
+    start: u64,
+    /// Zombie or dead: already gone, only waiting to be reaped.
+    dead: bool,
+}
+
+/// The process table, from `/proc/<pid>/stat`.
+#[cfg(target_os = "linux")]
+fn process_table() -> Vec<ProcRow> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                return false;
-            };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next();
-            let _ppid = fields.next();
-            let group = fields.next().and_then(|g| g.parse::<i32>().ok());
-            group == Some(pgid) && state != Some("Z") && state != Some("X")
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after the command name (which may hold spaces and parentheses).
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(ProcRow {
+                pid,
+                dead: matches!(fields.first(), Some(&"Z") | Some(&"X")),
+                ppid: fields.get(1)?.parse().ok()?,
+                pgrp: fields.get(2)?.parse().ok()?,
+                start: fields.get(19)?.parse().ok()?,
+            })
         })
         .collect()
+}
+
+/// Live (not zombie) processes whose process group is `pgid`, from the process table.
+#[cfg(target_os = "linux")]
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    process_table()
+        .into_iter()
+        .filter(|r| r.pgrp == pgid && !r.dead)
+        .map(|r| r.pid)
+        .collect()
+}
+
+/// Kills a recorded group and every process descending from it, whatever group those are in: Ninja
+/// starts each job in a process group of its own, so a job that ignores SIGINT would otherwise
+/// outlive a forced cancel as an orphan. The tree is frozen first (SIGSTOP, repeated until no new
+/// process appears), so nothing can fork away while it is being killed. Returns how many processes
+/// were killed.
+#[cfg(target_os = "linux")]
+pub fn kill_tree(group: ProcessGroupRecord) -> usize {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    if group.pgid <= 1 {
+        return 0;
+    }
+    if let Some(start) = process_start_time(group.pgid)
+        && group.leader_start_time != 0
+        && start != group.leader_start_time
+    {
+        return 0;
+    }
+    let me = std::process::id() as i32;
+    let mut frozen: std::collections::HashMap<i32, u64> = std::collections::HashMap::new();
+    for _ in 0..16 {
+        let table = process_table();
+        let mut tree: std::collections::HashSet<i32> = table
+            .iter()
+            .filter(|r| r.pgrp == group.pgid && !r.dead)
+            .map(|r| r.pid)
+            .collect();
+        tree.extend(frozen.keys().copied());
+        // Descendants, to a fixed point (the table is not ordered by parenthood).
+        loop {
+            let before = tree.len();
+            for r in &table {
+                if !r.dead && r.pid != me && tree.contains(&r.ppid) {
+                    tree.insert(r.pid);
+                }
+            }
+            if tree.len() == before {
+                break;
+            }
+        }
+        let fresh: Vec<&ProcRow> = table
+            .iter()
+            .filter(|r| tree.contains(&r.pid) && !frozen.contains_key(&r.pid) && r.pid != me)
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for r in fresh {
+            if kill(Pid::from_raw(r.pid), Signal::SIGSTOP).is_ok() {
+                frozen.insert(r.pid, r.start);
+            }
+        }
+    }
+    let _ = nix::sys::signal::killpg(Pid::from_raw(group.pgid), Signal::SIGKILL);
+    frozen
+        .iter()
+        .filter(|&(&pid, &start)| process_start_time(pid) == Some(start))
+        .filter(|&(&pid, _)| kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok())
+        .count()
 }
 
 /// True while any live process of the group exists (zombies do not count: they are already dead
@@ -398,6 +482,68 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert!(!group_alive(group.pgid), "grandchild {grandchild} survived");
+    }
+
+    #[tokio::test]
+    async fn a_tree_kill_reaches_descendants_in_other_groups() {
+        let spawner = Spawner::start().unwrap();
+        // The grandchild leaves the group (its own session, as a Ninja job has its own group) and
+        // ignores SIGINT and SIGTERM; a group signal alone would miss it.
+        let child = spawner
+            .spawn(SpawnRequest {
+                argv: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "trap '' INT TERM; setsid sh -c 'trap \"\" INT TERM; sleep 60' & echo $!; wait"
+                        .into(),
+                ],
+                cwd: std::env::temp_dir(),
+                env: env(),
+            })
+            .await
+            .unwrap();
+        let group = child.group;
+        let (output, waiter) = child.into_parts();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut tx = Some(tx);
+        let reader = tokio::spawn(read_lines(output, move |l| {
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(l[0].parse::<i32>().unwrap());
+            }
+        }));
+        let grandchild = rx.await.unwrap();
+        // Wait until the grandchild has left the group.
+        for _ in 0..200 {
+            let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(grandchild)));
+            if pgid.is_ok_and(|g| g.as_raw() != group.pgid) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!group_members(group.pgid).contains(&grandchild));
+        assert!(kill_tree(group) >= 1);
+        assert!(waiter.wait().await.unwrap().code().is_none());
+        let gone = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true)
+        };
+        // One second at most.
+        for _ in 0..200 {
+            if gone(grandchild) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            gone(grandchild),
+            "descendant {grandchild} outside the group survived"
+        );
+        // With the whole tree gone, nothing holds the output pipe open any more.
+        reader.await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -394,7 +394,9 @@ impl Tasks {
         let fut = std::panic::AssertUnwindSafe(work(ctx.clone())).catch_unwind();
         tokio::pin!(fut);
         let outcome = tokio::select! {
-            r = &mut fut => Outcome::from_work(r, false),
+            // The work may end (interrupted) in the same poll as the cancel that interrupted it:
+            // an error then is the cancel's doing, not a failure.
+            r = &mut fut => Outcome::from_work(r, cancel.is_cancelled()),
             _ = cancel.cancelled() => {
                 match tokio::time::timeout(self.settings.cancel_grace, &mut fut).await {
                     Ok(r) => Outcome::from_work(r, true),
@@ -424,6 +426,9 @@ impl Tasks {
         if let Some(group) = group
             && crate::proc::group_alive(group.pgid)
         {
+            #[cfg(target_os = "linux")]
+            crate::proc::kill_tree(group);
+            #[cfg(not(target_os = "linux"))]
             crate::proc::signal_group(group, nix::sys::signal::Signal::SIGKILL);
         }
     }

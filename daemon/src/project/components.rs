@@ -131,7 +131,7 @@ pub fn discover(search: &SearchDirs) -> (Vec<Discovered>, Vec<SearchProblem>) {
 
 /// [`discover`], with the file system seen through one plan's `fs`.
 pub fn discover_in(search: &SearchDirs, fs: &FsView) -> (Vec<Discovered>, Vec<SearchProblem>) {
-    let exists = |p: &Path| fs.stat(p).is_some();
+    let exists = |p: &Path| fs.exists(p);
     let mut c = Collector {
         fs,
         order: Vec::new(),

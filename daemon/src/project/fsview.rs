@@ -111,7 +111,7 @@ pub struct DirEntry {
     pub kind: EntryKind,
 }
 
-/// A directory's entries, in the order the system listed them.
+/// A directory's entries, sorted by name.
 pub type Listing = Arc<[DirEntry]>;
 
 struct CachedListing {
@@ -334,6 +334,8 @@ fn list_now(dir: &Path) -> Option<Listing> {
             kind,
         });
     }
+    // Sorted by name, so that a name is found by binary search.
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Some(out.into())
 }
 
@@ -418,17 +420,47 @@ impl<'a> FsView<'a> {
         s
     }
 
+    /// What the listing of `path`'s directory says is at `path`: an entry of that kind, or None
+    /// when the listing cannot tell (no listable parent, a name like `..`, or no entry of exactly
+    /// that name: a case-insensitive file system may still have one, so a `stat` decides). One
+    /// listing answers for every name in a directory.
+    fn entry(&self, path: &Path) -> Option<EntryKind> {
+        let name = path.file_name()?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+        let listing = self.list(parent)?;
+        listing
+            .binary_search_by(|e| e.name.as_os_str().cmp(name))
+            .ok()
+            .map(|i| listing[i].kind)
+    }
+
     pub fn is_file(&self, path: &Path) -> bool {
-        self.stat(path).is_some_and(|s| s.is_file)
+        match self.entry(path) {
+            Some(EntryKind::File) => true,
+            Some(EntryKind::Dir) => false,
+            _ => self.stat(path).is_some_and(|s| s.is_file),
+        }
     }
 
     pub fn is_dir(&self, path: &Path) -> bool {
-        self.stat(path).is_some_and(|s| s.is_dir)
+        match self.entry(path) {
+            Some(EntryKind::Dir) => true,
+            Some(EntryKind::File) => false,
+            _ => self.stat(path).is_some_and(|s| s.is_dir),
+        }
+    }
+
+    /// Whether something is at `path` (following links).
+    pub fn exists(&self, path: &Path) -> bool {
+        match self.entry(path) {
+            Some(EntryKind::File | EntryKind::Dir) => true,
+            _ => self.stat(path).is_some(),
+        }
     }
 
     /// Whether anything (a dangling link too) is at `path`.
     pub fn lexists(&self, path: &Path) -> bool {
-        self.stat(path).is_some() || path.symlink_metadata().is_ok()
+        self.entry(path).is_some() || self.stat(path).is_some() || path.symlink_metadata().is_ok()
     }
 
     /// The content hash of a file, once per path and view.
@@ -473,7 +505,7 @@ impl<'a> FsView<'a> {
         // The tests a stat answers share the view's stats.
         match kind {
             ExistsKind::IsDirectory => return self.is_dir(path),
-            ExistsKind::Exists if self.stat(path).is_some() => return true,
+            ExistsKind::Exists => return self.lexists(path),
             _ => {}
         }
         let k = (key(path).to_vec(), kind);

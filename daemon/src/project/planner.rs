@@ -659,7 +659,7 @@ impl Planner {
             .iter()
             .filter_map(|n| by_name.get(n.as_str()))
             .map(|d| d.dir.join("project_include.cmake"))
-            .filter(|p| fs.stat(p).is_some())
+            .filter(|p| fs.exists(p))
             .collect();
         let mut plan_components = Vec::new();
         let mut configure_inputs: Vec<PathBuf> =
