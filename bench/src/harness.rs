@@ -19,7 +19,7 @@ use crate::daemon::BenchDaemon;
 pub struct Scenario {
     /// The name `--only` takes, lowercase with dashes.
     pub name: &'static str,
-    /// The area (module) it belongs to: `rpc`, `cli`, `lifecycle`, `bundle`.
+    /// The area (module) it belongs to: `rpc`, `cli`, `lifecycle`, `bundle`, `plan`, `watch`.
     pub area: &'static str,
     /// What it measures.
     pub measures: &'static str,
@@ -46,6 +46,8 @@ pub enum Unit {
     /// Mebibytes (VmRSS is reported in KiB).
     MiB,
     PerSec,
+    /// A share, 0 to 100.
+    Percent,
 }
 
 impl Unit {
@@ -55,6 +57,7 @@ impl Unit {
             Unit::Millis => "ms",
             Unit::MiB => "MiB",
             Unit::PerSec => "/s",
+            Unit::Percent => "%",
         }
     }
 
@@ -65,6 +68,7 @@ impl Unit {
             Unit::Millis => "ms",
             Unit::MiB => "MiB",
             Unit::PerSec => "per_s",
+            Unit::Percent => "percent",
         }
     }
 
@@ -73,7 +77,7 @@ impl Unit {
         match self {
             Unit::Micros => ns as f64 / 1e3,
             Unit::Millis => ns as f64 / 1e6,
-            Unit::MiB | Unit::PerSec => ns as f64,
+            Unit::MiB | Unit::PerSec | Unit::Percent => ns as f64,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - [`tasks`]: the life of every long job (status, progress, cancel), backed by [`store`] (SQLite)
 //!   and [`logs`] (one append-only file per task);
 //! - [`bundle`]: flash bundles, and merged images from Rust no_std ELFs;
-//! - [`proc`]: process groups, so nothing a task starts outlives it.
+//! - [`proc`]: process groups, so nothing a task starts outlives it;
+//! - [`watch`]: watched projects, re-planned on every save, with the next build's cost.
 pub mod build;
 pub mod bundle;
 pub mod error;
@@ -20,3 +21,4 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod tasks;
+pub mod watch;

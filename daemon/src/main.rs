@@ -45,6 +45,16 @@ struct Args {
     /// Builds that may run at once across projects [default: one per two cores].
     #[arg(long, value_name = "N")]
     max_builds: Option<usize>,
+    /// Watched projects: milliseconds a changed file must stay quiet before it is processed.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    watch_debounce_ms: u64,
+    /// Native file watches (inotify: one per directory) the daemon may use across watched
+    /// projects; a project past it is polled [default: 3/4 of fs.inotify.max_user_watches].
+    #[arg(long, value_name = "N")]
+    max_watches: Option<u64>,
+    /// Milliseconds between two scans of a polled project.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    watch_poll_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +86,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !(1..=60_000).contains(&args.watch_debounce_ms)
+        || !(10..=600_000).contains(&args.watch_poll_ms)
+    {
+        eprintln!(
+            "espctld: --watch-debounce-ms must be between 1 and 60000, --watch-poll-ms between 10 and 600000"
+        );
+        return ExitCode::from(2);
+    }
     if !(0.0..=3600.0).contains(&args.cancel_grace) {
         eprintln!("espctld: --cancel-grace must be between 0 and 3600 seconds");
         return ExitCode::from(2);
@@ -92,6 +110,13 @@ fn main() -> ExitCode {
         max_builds: args
             .max_builds
             .unwrap_or_else(espctld::build::runner::default_max_concurrent),
+        watch: espctld::watch::WatchSettings {
+            debounce: Duration::from_millis(args.watch_debounce_ms),
+            max_watches: args
+                .max_watches
+                .unwrap_or_else(espctld::watch::default_max_watches),
+            poll_interval: Duration::from_millis(args.watch_poll_ms),
+        },
     };
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

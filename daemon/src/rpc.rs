@@ -62,6 +62,11 @@ pub fn build_module(daemon: Arc<Daemon>) -> RpcModule<Daemon> {
             m::TaskSubscribe::NAME => {
                 subscription::<m::TaskSubscribe, _, _>(&mut module, spec.kind, task_subscribe)
             }
+            m::ProjectWatch::NAME => subscription::<m::ProjectWatch, _, _>(
+                &mut module,
+                spec.kind,
+                crate::watch::subscription::project_watch,
+            ),
             other => panic!("catalog method {other} has no handler in the daemon"),
         }
         for alias in spec.aliases {
@@ -245,6 +250,7 @@ async fn daemon_info(d: Arc<Daemon>, _: m::NoParams) -> Result<m::DaemonInfoResu
         active_tasks: d.tasks.active_count() as u32,
         idle_timeout_secs: d.idle_timeout.as_secs(),
         socket_activated: d.socket_activated,
+        watched_projects: d.watches.list(),
     })
 }
 

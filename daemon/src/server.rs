@@ -44,6 +44,8 @@ pub struct Daemon {
     pub planner: Arc<crate::project::planner::Planner>,
     /// Runs builds: spawner thread, environment cache, build-dir locks, concurrency cap.
     pub builder: Arc<crate::build::runner::Builder>,
+    /// Watched projects (`project.watch`).
+    pub watches: Arc<crate::watch::Watches>,
 }
 
 /// What the idle timeout looks at. Every call touches it, so it is lock-free: the last activity is
@@ -95,6 +97,8 @@ pub struct Config {
     pub tasks: TaskSettings,
     /// Builds that may run at once across projects.
     pub max_builds: usize,
+    /// Debounce, native watch budget and polling interval of watched projects.
+    pub watch: crate::watch::WatchSettings,
 }
 
 /// Why the daemon could not start listening.
@@ -334,6 +338,11 @@ pub async fn serve(
         })
         .collect();
     method_names.sort();
+    let planner = Arc::new(crate::project::planner::Planner::new());
+    let builder = Arc::new(
+        crate::build::runner::Builder::new(config.max_builds)
+            .context("cannot start the process spawner thread")?,
+    );
     let daemon = Arc::new(Daemon {
         tasks: tasks.clone(),
         started: Instant::now(),
@@ -344,11 +353,17 @@ pub async fn serve(
         shutdown: external_stop.clone(),
         activity: Activity::default(),
         method_names,
-        planner: Arc::new(crate::project::planner::Planner::new()),
-        builder: Arc::new(
-            crate::build::runner::Builder::new(config.max_builds)
-                .context("cannot start the process spawner thread")?,
-        ),
+        watches: Arc::new(crate::watch::Watches::new(
+            config.watch.clone(),
+            planner.clone(),
+            crate::watch::daemon_plan_fn(planner.clone(), tasks.clone(), builder.clone()),
+            {
+                let builder = builder.clone();
+                Arc::new(move |dir: &Path| builder.building(dir))
+            },
+        )),
+        planner,
+        builder,
     });
     daemon.activity.touch();
     let module = crate::rpc::build_module(daemon.clone());

@@ -238,6 +238,24 @@ static CATALOG: &[MethodSpec] = &[
             Audience::Tool,
         )
     },
+    MethodSpec {
+        project_scoped: true,
+        ..spec::<methods::ProjectWatch>(
+            &[],
+            "Open the project at `path` in the daemon and follow it: the first plan.changed \
+             notification carries the current plan summary and the next build's cost, then one \
+             arrives after every settled batch of file changes, with the batch's class \
+             (reconfigure, recompile, relink_only, nothing), the reason, the changed paths, the \
+             re-planned summary and, once a build directory is configured, what the next build must \
+             rebuild (objects_to_rebuild, components, relink, estimated_secs). Clients watching one \
+             project share one watcher; it closes with the last subscription.",
+            MethodKind::Subscription {
+                notification: "plan.changed",
+                unsubscribe: "project.unwatch",
+            },
+            Audience::Client,
+        )
+    },
     spec::<methods::SbomCreate>(
         &[],
         "Write an SPDX 2.3 SBOM (build/sbom.spdx) for a finished, successful build task: the project, every \

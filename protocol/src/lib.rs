@@ -9,6 +9,7 @@
 //! - [`methods`]: one marker type per method ([`Method`]) tying its name to its params and result types.
 //! - [`task`], [`bundle`], [`chip`], [`log`]: the value types those methods carry.
 //! - [`error`]: the JSON-RPC error codes and the structured error data (exit code, hint).
+//! - [`watch`]: watched projects, `plan.changed` notifications and `espctl watch --json` events.
 //! - [`events`]: [`events::PipelineEvent`], the line-delimited event stream `espctl build --json` prints.
 //!
 //! It depends on no other workspace crate, so a third-party client can use it alone.
@@ -23,6 +24,7 @@ pub mod methods;
 pub mod paths;
 pub mod plan;
 pub mod task;
+pub mod watch;
 
 pub use catalog::{MethodKind, MethodSpec, catalog, find_method};
 pub use chip::Chip;

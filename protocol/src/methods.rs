@@ -71,6 +71,9 @@ pub struct DaemonInfoResult {
     pub idle_timeout_secs: u64,
     /// True when the listening socket was handed over by a service manager (socket activation).
     pub socket_activated: bool,
+    /// Projects open through `project.watch`, with how each is watched.
+    #[serde(default)]
+    pub watched_projects: Vec<crate::watch::WatchedProject>,
 }
 
 method!(
@@ -236,6 +239,12 @@ method!(
 method!(
     /// `set_target`: record the project's default target in `.espctl.toml` (configuration only).
     SetTarget, "set_target", SetTargetParams, SetTargetResult
+);
+
+method!(
+    /// `project.watch`: keep a project open; a `plan.changed` notification after every settled
+    /// batch of changes (the first one carries the current state).
+    ProjectWatch, "project.watch", crate::watch::ProjectWatchParams, crate::watch::PlanChanged
 );
 
 // ---------------------------------------------------------------------------------------------

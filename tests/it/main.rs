@@ -10,3 +10,4 @@ mod plan;
 mod service_files;
 mod standin;
 mod tasks;
+mod watch;

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod mcp;
 pub mod plan;
 pub mod rpc;
+pub mod watch;
 
 /// Every scenario, in run order.
 pub static SCENARIOS: &[Scenario] = &[
@@ -31,6 +32,11 @@ pub static SCENARIOS: &[Scenario] = &[
     build::BUILD_NOOP,
     build::BUILD_CANCEL,
     build::BUILD_LOG_100K,
+    watch::WATCH_SAVE_LATENCY,
+    watch::WATCH_REPLAN,
+    watch::WATCH_SETUP,
+    watch::WATCH_RSS,
+    watch::WATCH_PREDICT_NINJA,
 ];
 
 /// The scenario called `name`.

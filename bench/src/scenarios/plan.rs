@@ -141,6 +141,18 @@ fn with_shared<T>(f: impl FnOnce(&mut Shared) -> anyhow::Result<T>) -> anyhow::R
     f(guard.as_mut().expect("just set"))
 }
 
+/// Runs `f` with the generated ESP-IDF-sized tree (written on first use) and its `export.sh`
+/// environment: the tree the planner scenarios use, shared with the watch scenarios.
+pub(crate) fn with_tree<T>(
+    quick: bool,
+    f: impl FnOnce(&IdfTree, &IdfEnv) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    with_shared(|shared| {
+        let state = shared.tree(quick)?;
+        f(&state.tree, &state.env)
+    })
+}
+
 impl Shared {
     /// The generated tree (written on first use) and the environment of its `export.sh`.
     fn tree(&mut self, quick: bool) -> anyhow::Result<&mut TreeState> {

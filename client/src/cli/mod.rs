@@ -15,6 +15,7 @@ mod plan;
 mod project_build;
 mod rpc;
 mod tasks;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,11 +81,17 @@ pub enum Command {
     },
     /// List tasks, newest first
     Tasks(TasksArgs),
-    /// Show one task
+    /// Show one task, or with --project how the daemon watches a project
     Status {
         /// Task id (32 hex characters, as `espctl tasks` shows)
-        task: TaskId,
+        #[arg(required_unless_present = "project")]
+        task: Option<TaskId>,
+        /// Show whether and how the daemon watches the project at PATH instead
+        #[arg(long, value_name = "PATH", conflicts_with = "task")]
+        project: Option<PathBuf>,
     },
+    /// Follow a project: re-planned on every save, with what the next build will cost
+    Watch(watch::WatchArgs),
     /// Cancel a pending or running task (a no-op for finished ones)
     Cancel {
         /// Task id
@@ -246,7 +253,15 @@ async fn run(cli: Cli, out: Output) -> Outcome {
         Command::Sbom { task } => sbom(task, &socket, out).await,
         Command::Elf { task, output } => elf(task, output, &socket, out).await,
         Command::Tasks(args) => tasks::list(args, &socket, out).await,
-        Command::Status { task } => tasks::status(task, &socket, out).await,
+        Command::Status {
+            project: Some(project),
+            ..
+        } => watch::project_status(&project, &socket, out).await,
+        Command::Status {
+            task: Some(task), ..
+        } => tasks::status(task, &socket, out).await,
+        Command::Status { .. } => Err(CliError::usage("name a task id or --project PATH").into()),
+        Command::Watch(args) => watch::run(args, &socket, out).await,
         Command::Cancel { task } => tasks::cancel(task, &socket, out).await,
         Command::Logs(args) => tasks::logs(args, &socket, out).await,
         Command::Daemon(command) => daemon::run(command, &socket, out).await,

@@ -75,6 +75,16 @@ impl Builder {
         self.sandbox.get_or_init(|| sandbox::detect(None))
     }
 
+    /// Whether a build holds `build_dir` right now (what a file watcher needs to tell the
+    /// build's own writes, such as the configure's sdkconfig, from the user's).
+    pub fn building(&self, build_dir: &Path) -> bool {
+        let key = std::fs::canonicalize(build_dir).unwrap_or_else(|_| build_dir.to_path_buf());
+        self.locks
+            .locked()
+            .get(&key)
+            .is_some_and(|lock| lock.try_lock().is_err())
+    }
+
     /// The first line of `<compiler> --version`, run once per compiler file.
     fn compiler_version(&self, compiler: &Path, env: &BTreeMap<String, String>) -> Option<String> {
         let meta = std::fs::metadata(compiler).ok()?;

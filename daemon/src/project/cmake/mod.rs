@@ -299,6 +299,35 @@ impl Evaluator {
         }
     }
 
+    /// The globs (`file(GLOB)`, SRC_DIRS) that cached evaluations of the CMakeLists.txt files in
+    /// `dirs` ran, whatever the pass or the values: what a file watcher checks to tell whether a
+    /// file that appeared or vanished changes what CMake would collect. De-duplicated.
+    pub fn cached_globs(&self, dirs: &[&Path]) -> Vec<GlobRecord> {
+        let mut out: Vec<GlobRecord> = Vec::new();
+        let mut push = |records: &[GlobRecord]| {
+            for g in records {
+                if !out.contains(g) {
+                    out.push(g.clone());
+                }
+            }
+        };
+        if let Ok(map) = self.components.lock() {
+            for (key, entry) in map.iter() {
+                if dirs.contains(&key.dir.as_path()) {
+                    push(&entry.result.inputs.globs);
+                }
+            }
+        }
+        if let Ok(map) = self.projects.lock() {
+            for (key, entry) in map.iter() {
+                if dirs.contains(&key.dir.as_path()) {
+                    push(&entry.result.inputs.globs);
+                }
+            }
+        }
+        out
+    }
+
     fn cached<K, T>(
         &self,
         map: &Mutex<FastMap<K, CacheEntry<T>>>,
@@ -337,6 +366,12 @@ impl Evaluator {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
         Some(result)
     }
+}
+
+/// Whether running a recorded glob again would match other paths than it did (a file appeared
+/// or vanished where it looks).
+pub fn glob_result_changed(record: &GlobRecord) -> bool {
+    !fsops::glob_unchanged(&crate::project::fsview::FsView::uncached(), record, 0)
 }
 
 fn store<K: std::hash::Hash + Eq, T: HasInputs>(
