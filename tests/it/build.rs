@@ -857,6 +857,29 @@ fn the_sandbox_stops_a_configure_that_writes_outside_the_project() {
 }
 
 #[test]
+fn components_outside_the_project_stay_visible_inside_the_sandbox() {
+    let Some(env) = standin_env() else { return };
+    let env = env_with(&env, &[]);
+    let d = TestDaemon::start();
+    // The project and its EXTRA_COMPONENT_DIRS all live under /tmp, which the sandbox replaces
+    // with a private one.
+    let fixture = copy_fixture("extra-dirs");
+    let dir = fixture.path().join("app").canonicalize().unwrap();
+    let id = start(&d, &dir, &env, json!({}));
+    let st = wait_final(&d, &id, Duration::from_secs(300));
+    let log = log_lines(&d, &id).join("\n");
+    assert_eq!(st["status"], "succeeded", "{log}");
+    // The shared components were compiled, not merely found.
+    for source in ["greeting.c", "units.c"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(source) && l.contains("Building C object")),
+            "{source} was not compiled:\n{log}"
+        );
+    }
+}
+
+#[test]
 fn legacy_make_projects_build_through_the_daemon() {
     let d = TestDaemon::start();
     let project = copy_fixture("make-basic");

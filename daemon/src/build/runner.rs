@@ -327,6 +327,22 @@ pub async fn run(
             spec.readonly.push(PathBuf::from(v));
         }
     }
+    // Components that live outside the project and the IDF (EXTRA_COMPONENT_DIRS elsewhere, and
+    // the copies they shadow, which CMake still reads) stay readable too: without them a project
+    // under /tmp would lose its shared components behind the private /tmp.
+    let inside_known = |dir: &Path| {
+        dir.starts_with(&project_dir) || idf_path.as_ref().is_some_and(|i| dir.starts_with(i))
+    };
+    for c in &plan.components {
+        for dir in std::iter::once(&c.dir).chain(&c.shadowed) {
+            // Component dirs may be spelled with `..` (EXTRA_COMPONENT_DIRS relative to the
+            // project): compare and bind the real path.
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));
+            if !inside_known(&dir) && !spec.readonly.contains(&dir) {
+                spec.readonly.push(dir);
+            }
+        }
+    }
     // Every PATH entry stays readable (toolchains unpacked under /tmp, for example).
     if let Some(path) = activated.vars.get("PATH") {
         spec.readonly
