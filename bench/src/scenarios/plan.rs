@@ -628,7 +628,8 @@ fn plan_replan_cmakelists(ctx: &mut Ctx) -> anyhow::Result<Outcome> {
                     "with_changes_median",
                     Unit::Millis,
                     with_changes.median(),
-                    None,
+                    // Side by side: a plain re-plan in the same process, which stats every input.
+                    Some(plain.median()),
                 )
                 .goal(Goal::AtMost(5.0)),
             )
