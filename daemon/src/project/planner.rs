@@ -536,6 +536,12 @@ impl Planner {
                 early_values.clone(),
             );
             let eval = self.evaluator.eval_component_in(&input, fs);
+            // ESP-IDF runs every discovered component's CMakeLists in this pass (up to its
+            // idf_component_register), so a FATAL_ERROR reached here stops the configure even for a
+            // component the build would not use.
+            if let Some(f) = &eval.fatal {
+                errors.push(diag_at(f.message.clone(), &f.file, Some(f.line)));
+            }
             let reg = eval.registration();
             requirements.insert(
                 d.name.clone(),
@@ -687,7 +693,11 @@ impl Planner {
                 ));
             }
             if let Some(f) = &eval.fatal {
-                errors.push(diag_at(f.message.clone(), &f.file, Some(f.line)));
+                // The same error reached in early expansion is reported once.
+                let d = diag_at(f.message.clone(), &f.file, Some(f.line));
+                if !errors.contains(&d) {
+                    errors.push(d);
+                }
             }
             configure_inputs.extend(eval.inputs.files.iter().map(|f| f.path.clone()));
             for g in &eval.inputs.globs {

@@ -344,3 +344,44 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_fatal_error_before_the_registration_stops_the_plan_once() {
+    let root = tempfile::tempdir().unwrap();
+    let p = project(root.path());
+    // Reached in early expansion (as ESP-IDF runs every component's CMakeLists up to its
+    // registration), even though nothing requires the component.
+    write(
+        &p.join("components/unused/CMakeLists.txt"),
+        "message(FATAL_ERROR \"unused needs a vendor SDK\")\n\
+         idf_component_register(SRCS \"u.c\")\n",
+    );
+    write(&p.join("components/unused/u.c"), "\n");
+    let plan = fresh(&params(&p));
+    let hits: Vec<_> = plan
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("unused needs a vendor SDK"))
+        .collect();
+    assert_eq!(hits.len(), 1, "{:?}", plan.errors);
+    assert_eq!(hits[0].line, Some(1));
+
+    // A component in the build reaches it in both passes; it is still reported once.
+    write(
+        &p.join("components/unused/CMakeLists.txt"),
+        "idf_component_register(SRCS \"u.c\")\n",
+    );
+    write(
+        &p.join("components/comp/CMakeLists.txt"),
+        "message(FATAL_ERROR \"comp is broken\")\n\
+         idf_component_register(SRCS \"comp.c\" INCLUDE_DIRS \"include\")\n",
+    );
+    let plan = fresh(&params(&p));
+    let hits = plan
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("comp is broken"))
+        .count();
+    assert_eq!(hits, 1, "{:?}", plan.errors);
+    assert!(!plan.errors.iter().any(|e| e.message.contains("vendor SDK")));
+}
