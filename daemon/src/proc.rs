@@ -450,12 +450,21 @@ mod tests {
         assert_eq!(waiter.wait().await.unwrap().code(), Some(3));
     }
 
-    #[tokio::test]
-    async fn a_group_signal_reaches_grandchildren() {
+    /// Runs `script` (which starts a grandchild and prints its pid first) in a group of its own.
+    /// The spawner is returned so that its thread outlives the child.
+    async fn spawn_with_grandchild(
+        script: &str,
+    ) -> (
+        Spawner,
+        ProcessGroupRecord,
+        ChildWaiter,
+        tokio::task::JoinHandle<io::Result<()>>,
+        i32,
+    ) {
         let spawner = Spawner::start().unwrap();
         let child = spawner
             .spawn(SpawnRequest {
-                argv: vec!["sh".into(), "-c".into(), "sleep 30 & echo $!; wait".into()],
+                argv: vec!["sh".into(), "-c".into(), script.into()],
                 cwd: std::env::temp_dir(),
                 env: env(),
             })
@@ -471,6 +480,13 @@ mod tests {
             }
         }));
         let grandchild = rx.await.unwrap();
+        (spawner, group, waiter, reader, grandchild)
+    }
+
+    #[tokio::test]
+    async fn a_group_signal_reaches_grandchildren() {
+        let (_spawner, group, waiter, reader, grandchild) =
+            spawn_with_grandchild("sleep 30 & echo $!; wait").await;
         assert!(signal_group(group, nix::sys::signal::Signal::SIGKILL));
         assert!(waiter.wait().await.unwrap().code().is_none());
         reader.await.unwrap().unwrap();
@@ -486,32 +502,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_tree_kill_reaches_descendants_in_other_groups() {
-        let spawner = Spawner::start().unwrap();
         // The grandchild leaves the group (its own session, as a Ninja job has its own group) and
         // ignores SIGINT and SIGTERM; a group signal alone would miss it.
-        let child = spawner
-            .spawn(SpawnRequest {
-                argv: vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "trap '' INT TERM; setsid sh -c 'trap \"\" INT TERM; sleep 60' & echo $!; wait"
-                        .into(),
-                ],
-                cwd: std::env::temp_dir(),
-                env: env(),
-            })
-            .await
-            .unwrap();
-        let group = child.group;
-        let (output, waiter) = child.into_parts();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut tx = Some(tx);
-        let reader = tokio::spawn(read_lines(output, move |l| {
-            if let Some(tx) = tx.take() {
-                let _ = tx.send(l[0].parse::<i32>().unwrap());
-            }
-        }));
-        let grandchild = rx.await.unwrap();
+        let (_spawner, group, waiter, reader, grandchild) = spawn_with_grandchild(
+            "trap '' INT TERM; setsid sh -c 'trap \"\" INT TERM; sleep 60' & echo $!; wait",
+        )
+        .await;
         // Wait until the grandchild has left the group.
         for _ in 0..200 {
             let pgid = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(grandchild)));

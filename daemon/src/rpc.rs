@@ -573,7 +573,45 @@ pub fn ccache_enabled(env: &std::collections::BTreeMap<String, String>) -> bool 
         && crate::build::env::which("ccache", env).is_some()
 }
 
-/// Plans `params` on a blocking thread, with past build durations from the store.
+/// Plans as `generate_build_plan` does: the daemon's planner with past build durations from the
+/// store, the sandbox builds would use, and ccache from the caller's environment. With `changed`,
+/// incrementally (see [`crate::project::planner::Planner::plan_with_changes`]). Blocking.
+pub fn plan_in_daemon(
+    planner: &crate::project::planner::Planner,
+    tasks: &crate::tasks::Tasks,
+    builder: &crate::build::runner::Builder,
+    params: &espctl_protocol::plan::BuildPlanParams,
+    changed: Option<&[PathBuf]>,
+) -> Result<espctl_protocol::plan::BuildPlan, DaemonError> {
+    let sandbox = match builder.sandbox() {
+        crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
+        crate::sandbox::Sandbox::Unsandboxed { reason } => {
+            ("none".to_string(), Some(reason.clone()))
+        }
+    };
+    let history =
+        |project: &std::path::Path, target: &str, profile: espctl_protocol::plan::Profile| {
+            tasks
+                .store()
+                .median_build_duration(&project.display().to_string(), target, profile.as_str())
+                .ok()
+                .flatten()
+        };
+    let ctx = crate::project::planner::PlanContext {
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        idf_paths: Vec::new(),
+        default_idf_version: None,
+        history: &history,
+        ccache: ccache_enabled(&params.env),
+        sandbox,
+    };
+    match changed {
+        Some(changed) => planner.plan_with_changes(params, &ctx, changed),
+        None => planner.plan(params, &ctx),
+    }
+}
+
+/// Plans `params` on a blocking thread ([`plan_in_daemon`]).
 async fn plan_blocking(
     d: &Daemon,
     params: espctl_protocol::plan::BuildPlanParams,
@@ -581,33 +619,9 @@ async fn plan_blocking(
     let planner = d.planner.clone();
     let tasks = d.tasks.clone();
     let builder = d.builder.clone();
-    tokio::task::spawn_blocking(move || {
-        let sandbox = match builder.sandbox() {
-            crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
-            crate::sandbox::Sandbox::Unsandboxed { reason } => {
-                ("none".to_string(), Some(reason.clone()))
-            }
-        };
-        let history =
-            |project: &std::path::Path, target: &str, profile: espctl_protocol::plan::Profile| {
-                tasks
-                    .store()
-                    .median_build_duration(&project.display().to_string(), target, profile.as_str())
-                    .ok()
-                    .flatten()
-            };
-        let ctx = crate::project::planner::PlanContext {
-            home: std::env::var_os("HOME").map(PathBuf::from),
-            idf_paths: Vec::new(),
-            default_idf_version: None,
-            history: &history,
-            ccache: ccache_enabled(&params.env),
-            sandbox,
-        };
-        planner.plan(&params, &ctx)
-    })
-    .await
-    .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
+    tokio::task::spawn_blocking(move || plan_in_daemon(&planner, &tasks, &builder, &params, None))
+        .await
+        .map_err(|e| DaemonError::internal(format!("planner stopped: {e}")))?
 }
 
 async fn generate_build_plan(

@@ -273,8 +273,8 @@ fn view_label(key: &str) -> String {
     )
 }
 
-/// Plans as `generate_build_plan` does (incrementally when told what changed): the daemon's planner with past build durations from the
-/// store, the sandbox builds would use, ccache from the caller's environment.
+/// Plans as `generate_build_plan` does, incrementally when told what changed
+/// ([`crate::rpc::plan_in_daemon`]).
 pub fn daemon_plan_fn(
     planner: Arc<crate::project::planner::Planner>,
     tasks: Arc<crate::tasks::Tasks>,
@@ -282,33 +282,7 @@ pub fn daemon_plan_fn(
 ) -> Arc<PlanFn> {
     Arc::new(
         move |params: &BuildPlanParams, changed: Option<&[PathBuf]>| {
-            let sandbox = match builder.sandbox() {
-                crate::sandbox::Sandbox::Bubblewrap { .. } => ("bubblewrap".to_string(), None),
-                crate::sandbox::Sandbox::Unsandboxed { reason } => {
-                    ("none".to_string(), Some(reason.clone()))
-                }
-            };
-            let history = |project: &Path,
-                           target: &str,
-                           profile: espctl_protocol::plan::Profile| {
-                tasks
-                    .store()
-                    .median_build_duration(&project.display().to_string(), target, profile.as_str())
-                    .ok()
-                    .flatten()
-            };
-            let ctx = crate::project::planner::PlanContext {
-                home: std::env::var_os("HOME").map(PathBuf::from),
-                idf_paths: Vec::new(),
-                default_idf_version: None,
-                history: &history,
-                ccache: crate::rpc::ccache_enabled(&params.env),
-                sandbox,
-            };
-            match changed {
-                Some(changed) => planner.plan_with_changes(params, &ctx, changed),
-                None => planner.plan(params, &ctx),
-            }
+            crate::rpc::plan_in_daemon(&planner, &tasks, &builder, params, changed)
         },
     )
 }
