@@ -234,18 +234,24 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// True when a recorded group may be signalled: a real group whose leader is gone or is still the
+/// recorded process (same start time), so a recycled pid is never hit.
+#[cfg(unix)]
+fn still_ours(group: ProcessGroupRecord) -> bool {
+    if group.pgid <= 1 {
+        return false;
+    }
+    match process_start_time(group.pgid) {
+        Some(start) => group.leader_start_time == 0 || start == group.leader_start_time,
+        None => true,
+    }
+}
+
 /// Signals every process of a recorded group. Returns true when a signal was delivered.
 #[cfg(unix)]
 pub fn signal_group(group: ProcessGroupRecord, signal: nix::sys::signal::Signal) -> bool {
     use nix::unistd::Pid;
-    if group.pgid <= 1 {
-        return false;
-    }
-    if let Some(start) = process_start_time(group.pgid)
-        && group.leader_start_time != 0
-        && start != group.leader_start_time
-    {
-        // The pid now belongs to an unrelated process.
+    if !still_ours(group) {
         return false;
     }
     nix::sys::signal::killpg(Pid::from_raw(group.pgid), signal).is_ok()
@@ -261,13 +267,7 @@ pub fn signal_members(
     skip: impl Fn(i32, &str) -> bool,
 ) -> usize {
     use nix::unistd::Pid;
-    if group.pgid <= 1 {
-        return 0;
-    }
-    if let Some(start) = process_start_time(group.pgid)
-        && group.leader_start_time != 0
-        && start != group.leader_start_time
-    {
+    if !still_ours(group) {
         return 0;
     }
     group_members(group.pgid)
@@ -341,13 +341,7 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
 pub fn kill_tree(group: ProcessGroupRecord) -> usize {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    if group.pgid <= 1 {
-        return 0;
-    }
-    if let Some(start) = process_start_time(group.pgid)
-        && group.leader_start_time != 0
-        && start != group.leader_start_time
-    {
+    if !still_ours(group) {
         return 0;
     }
     let me = std::process::id() as i32;
