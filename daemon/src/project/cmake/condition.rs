@@ -384,6 +384,11 @@ impl Interp<'_> {
                 "IS_NEWER_THAN" => {
                     let l = a[i].value.clone();
                     let r = a[i + 2].value.clone();
+                    // The answer depends on both files: a cached result must not outlive an
+                    // edit of either (a missing one is recorded as an existence check).
+                    for p in [&l, &r] {
+                        let _ = self.read_input_file(Path::new(p));
+                    }
                     Some(is_newer_than(Path::new(&l), Path::new(&r)))
                 }
                 "IN_LIST" => {

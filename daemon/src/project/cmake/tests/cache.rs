@@ -294,3 +294,29 @@ fn command_files_are_inputs_only_when_used() {
         unknown_again.warnings
     );
 }
+
+#[test]
+fn is_newer_than_operands_are_inputs() {
+    let fixture = Fixture::new();
+    fixture.write("components/stamp/a.txt", "a");
+    fixture.write("components/stamp/b.txt", "b");
+    fixture.component(
+        "stamp",
+        "if(${CMAKE_CURRENT_LIST_DIR}/a.txt IS_NEWER_THAN ${CMAKE_CURRENT_LIST_DIR}/b.txt)\n\
+         set(srcs newer.c)\nelse()\nset(srcs older.c)\nendif()\n\
+         idf_component_register(SRCS ${srcs})\n",
+    );
+    let input = fixture.input("stamp", ComponentPass::Processing);
+    let evaluator = Evaluator::new();
+    let first = evaluator.eval_component_cached(&input);
+    let dir = fixture.component_dir("stamp");
+    for name in ["a.txt", "b.txt"] {
+        assert!(
+            first.inputs.files.iter().any(|f| f.path == dir.join(name)),
+            "{name} is not an input of the evaluation"
+        );
+    }
+    std::fs::write(dir.join("b.txt"), "b changed").unwrap();
+    let second = evaluator.eval_component_cached(&input);
+    assert!(!Arc::ptr_eq(&first, &second));
+}
