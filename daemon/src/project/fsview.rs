@@ -205,6 +205,18 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(1);
 
 /// What a view may take for granted: nothing changed since plan `since` except at or below
 /// `changed`.
+/// Up to this many changed paths, [`Trust`] compares each with a path rather than searching.
+const FEW_CHANGES: usize = 8;
+
+/// Whether the path `bytes` is `ancestor` or lies below it (both without trailing separators,
+/// except the root).
+fn at_or_below(bytes: &[u8], ancestor: &[u8]) -> bool {
+    bytes.starts_with(ancestor)
+        && (bytes.len() == ancestor.len()
+            || ancestor.ends_with(b"/")
+            || bytes[ancestor.len()] == b'/')
+}
+
 struct Trust {
     since: u64,
     /// The changed paths' bytes, sorted, without trailing separators.
@@ -240,6 +252,11 @@ impl Trust {
             return false;
         }
         let bytes = key(path);
+        // A few changed paths (the usual save): compare each as a prefix, which is cheaper than a
+        // search per ancestor.
+        if self.changed.len() <= FEW_CHANGES {
+            return self.changed.iter().any(|c| at_or_below(bytes, c));
+        }
         if self.is_changed(bytes) {
             return true;
         }
@@ -249,10 +266,16 @@ impl Trust {
 
     /// Whether a changed path is `dir`, above it, or below it.
     fn touches_tree(&self, dir: &Path) -> bool {
+        let bytes = key(dir);
+        if self.changed.len() <= FEW_CHANGES {
+            return self
+                .changed
+                .iter()
+                .any(|c| at_or_below(bytes, c) || at_or_below(c, bytes));
+        }
         if self.affects(dir) {
             return true;
         }
-        let bytes = key(dir);
         let start = self.changed.partition_point(|c| c.as_slice() < bytes);
         self.changed[start..]
             .iter()
@@ -731,10 +754,17 @@ mod tests {
 
     #[test]
     fn changed_paths_affect_themselves_and_what_lies_below() {
-        let t = Trust::new(
-            1,
-            &[PathBuf::from("/p/comp/"), PathBuf::from("/p/main/src/a.c")],
-        );
+        // A few changed paths are compared one by one, many are searched: both give one answer.
+        for padding in [0, FEW_CHANGES + 1] {
+            let mut changed = vec![PathBuf::from("/p/comp/"), PathBuf::from("/p/main/src/a.c")];
+            changed.extend((0..padding).map(|i| PathBuf::from(format!("/zz/{i}"))));
+            check_trust(&Trust::new(1, &changed));
+        }
+        assert!(Trust::new(1, &[PathBuf::from("/")]).affects(Path::new("/a/b")));
+        assert!(Trust::new(1, &[PathBuf::from("/")]).touches_tree(Path::new("/a")));
+    }
+
+    fn check_trust(t: &Trust) {
         for p in ["/p/comp", "/p/comp/x/y.c", "/p/main/src/a.c"] {
             assert!(t.affects(Path::new(p)), "{p}");
         }
@@ -747,7 +777,6 @@ mod tests {
         for d in ["/p/main/inc", "/p/com", "/p/main/sr"] {
             assert!(!t.touches_tree(Path::new(d)), "{d}");
         }
-        assert!(Trust::new(1, &[PathBuf::from("/")]).affects(Path::new("/a/b")));
     }
 
     #[test]

@@ -65,7 +65,37 @@ pub(crate) fn glob_unchanged(fs: &FsView, record: &GlobRecord, checked: u64) -> 
 /// it (the part before the first component with a wildcard, without the last component). None
 /// for a pattern that is relative or goes up (`..`): its directory is not spelled as a watcher
 /// would report it.
-fn glob_root(pattern: &str) -> Option<PathBuf> {
+fn glob_root(pattern: &str) -> Option<std::borrow::Cow<'_, Path>> {
+    // Spelled plainly (the usual case): the root is a prefix of the pattern.
+    let plain = !pattern.contains('\\')
+        && !pattern.contains("//")
+        && !pattern.split('/').any(|p| p == "." || p == "..");
+    if !plain {
+        return glob_root_owned(pattern).map(std::borrow::Cow::Owned);
+    }
+    if !pattern.starts_with('/') {
+        return None;
+    }
+    let dir_part = &pattern[..pattern.rfind('/')?];
+    let mut end = 0;
+    let mut offset = 0;
+    for part in dir_part.split('/') {
+        let start = offset;
+        offset += part.len() + 1;
+        if part.is_empty() {
+            continue;
+        }
+        if has_wildcard(part) {
+            break;
+        }
+        end = start + part.len();
+    }
+    let root = if end == 0 { "/" } else { &dir_part[..end] };
+    Some(std::borrow::Cow::Borrowed(Path::new(root)))
+}
+
+/// [`glob_root`] for any spelling, built component by component.
+fn glob_root_owned(pattern: &str) -> Option<PathBuf> {
     let pattern = pattern.replace('\\', "/");
     if !pattern.starts_with('/') || pattern.split('/').any(|p| p == "..") {
         return None;
@@ -291,4 +321,39 @@ fn walk(
 /// Glob wildcard match of a whole name: `*`, `?`, `[...]` (`[!...]` / `[^...]` negated).
 pub(crate) fn wildcard_match(pattern: &str, name: &str) -> bool {
     crate::project::wildcard::matches(pattern, name, crate::project::wildcard::CMAKE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_root_is_the_same_however_it_is_computed() {
+        for pattern in [
+            "/a/b/*.c",
+            "/a/b/c.c",
+            "/a/*/x/*.c",
+            "/*.c",
+            "/a//b/*.c",
+            "/a/./b/*.c",
+            "/a/b/./*.c",
+            "/a/b[12]/c/*.h",
+            "/a/b/**/*.c",
+            "relative/*.c",
+            "/a/../b/*.c",
+            "C:\\a\\b\\*.c",
+            "\\a\\b\\*.c",
+        ] {
+            assert_eq!(
+                glob_root(pattern).map(|r| r.into_owned()),
+                glob_root_owned(pattern),
+                "{pattern}"
+            );
+        }
+        assert_eq!(glob_root("/a/b/*.c").unwrap(), Path::new("/a/b"));
+        assert!(matches!(
+            glob_root("/a/b/*.c"),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
+    }
 }
