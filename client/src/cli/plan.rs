@@ -396,7 +396,7 @@ fn why_chain(plan: &BuildPlan, name: &str) -> Option<Vec<(String, Option<String>
     let by_name: BTreeMap<&str, &espctl_protocol::plan::PlanComponent> = plan
         .components
         .iter()
-        .map(|c| (c.name.as_str(), c))
+        .map(|c| (c.name.as_str(), &**c))
         .collect();
     // Walk up from `name`; each entry carries the kind of the edge into it (none for the root).
     let mut chain = Vec::new();

@@ -23,7 +23,7 @@ use super::cmake::{self, ComponentPass, Evaluator, InputValues};
 use super::components::{self, Discovered, Requirements, SearchDirs};
 use super::config::{self as project_config};
 use super::detect::{self, ProjectKind};
-use super::fsview::{DirCache, FsView};
+use super::fsview::{DirCache, FastMap, FsView};
 use super::{idf, metadata, pipeline, target};
 use crate::error::DaemonError;
 use crate::sync::LockExt;
@@ -51,8 +51,8 @@ pub struct Planner {
     pub config: project_config::ConfigCache,
     /// Directory listings, reused while the directories' modification times vouch for them.
     pub dirs: DirCache,
-    /// The plan number ([`FsView::seq`]) of the latest plan of each params (as JSON).
-    latest: Mutex<HashMap<String, u64>>,
+    /// The latest plan of each params (as JSON).
+    latest: Mutex<HashMap<String, Latest>>,
     /// Recent evaluation inputs: a plan that builds equal values gets the same `Arc`, which cached
     /// evaluations confirmed against it accept without comparing the values they read.
     values: Mutex<Vec<Arc<InputValues>>>,
@@ -61,6 +61,135 @@ pub struct Planner {
     processing: Mutex<Vec<ProcessingValues>>,
     /// Recent requirement expansions and what they were computed from.
     resolutions: Mutex<Vec<(ResolutionInputs, Arc<components::Resolution>)>>,
+    /// Plan components by the evaluations they were assembled from.
+    components: Mutex<FastMap<(usize, usize), ComponentMemo>>,
+}
+
+/// The latest plan of one params.
+struct Latest {
+    /// Its plan number ([`FsView::seq`]).
+    seq: u64,
+    /// The plan, while it may be handed out again (see [`Reusable`]).
+    reuse: Option<Arc<Reusable>>,
+    /// Files changed since that plan started which a reused plan did not need to look at; the next
+    /// plan of these params counts them as changed.
+    pending: Vec<PathBuf>,
+}
+
+/// A finished plan and what it depends on. While only files it does not depend on change (the
+/// usual edit of a source or a header), [`Planner::plan_with_changes`] answers with it again:
+/// nothing the plan is made of can have moved. Sources and headers the plan lists are only
+/// checked for existence, and an edit keeps them existing.
+struct Reusable {
+    plan: BuildPlan,
+    /// Files whose content the plan depends on: every CMake file and file read by an evaluation,
+    /// the Kconfig tree, the configuration files and defaults.
+    reads: Vec<PathBuf>,
+    /// Directories under which any change needs a new plan: the build directory (read afresh by
+    /// every plan) and the IDF's `tools` (its version and build files).
+    volatile: Vec<PathBuf>,
+    /// What the plan took from the daemon.
+    ccache: bool,
+    sandbox: (String, Option<String>),
+}
+
+/// File names that always count as plan inputs, wherever they are: configuration, CMake,
+/// Kconfig and component manager files, and the IDF's version header.
+fn plan_input_name(name: &str) -> bool {
+    name.starts_with("sdkconfig")
+        || name.starts_with("Kconfig")
+        || name.ends_with(".cmake")
+        || matches!(
+            name,
+            "CMakeLists.txt"
+                | ".espctl.toml"
+                | ".idf-version"
+                | "idf_component.yml"
+                | "dependencies.lock"
+                | "esp_idf_version.h"
+                | "eim_idf.json"
+                | "Makefile"
+                | "component.mk"
+        )
+}
+
+impl Reusable {
+    /// Whether `changed` (a path reported changed) leaves the plan as it is: an existing regular
+    /// file (so not a directory whose entries changed, nor a file that appeared or vanished) that
+    /// the plan did not read.
+    fn unaffected_by(&self, changed: &Path) -> bool {
+        let normal = normalized(changed);
+        let plain_file = std::fs::symlink_metadata(&normal).is_ok_and(|m| m.is_file());
+        plain_file
+            && !normal
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(plan_input_name)
+            && !self.reads.iter().any(|r| normalized(r) == normal)
+            && !self
+                .volatile
+                .iter()
+                .any(|d| normal.starts_with(normalized(d)))
+    }
+}
+
+/// `path` without `.` and `..` components (as spelled, links not followed); borrowed when it
+/// has none.
+fn normalized(path: &Path) -> std::borrow::Cow<'_, Path> {
+    let plain = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::RootDir
+        )
+    });
+    if plain {
+        std::borrow::Cow::Borrowed(path)
+    } else {
+        std::borrow::Cow::Owned(cmake::paths::normalize(path))
+    }
+}
+
+impl Reusable {
+    /// The plan once more, with what may have changed outside its inputs brought up to date: the
+    /// past build durations.
+    fn again(&self, ctx: &PlanContext) -> BuildPlan {
+        let mut plan = self.plan.clone();
+        let (secs, note) = estimate(
+            ctx,
+            Path::new(&plan.project_dir),
+            &plan.target,
+            plan.profile,
+        );
+        plan.estimated_duration_secs = secs;
+        plan.estimate_note = note;
+        plan
+    }
+}
+
+/// The build time estimate from past builds, and where it comes from.
+fn estimate(
+    ctx: &PlanContext,
+    project_dir: &Path,
+    target: &str,
+    profile: Profile,
+) -> (Option<f64>, String) {
+    match (ctx.history)(project_dir, target, profile) {
+        Some(s) => (
+            Some(s),
+            "median of past builds of this project, target and profile".to_string(),
+        ),
+        None => (
+            None,
+            "no past build of this project, target and profile".to_string(),
+        ),
+    }
+}
+
+/// What [`Planner::plan_cmake`] read, for [`Reusable`].
+#[derive(Default)]
+struct Reads {
+    files: Vec<PathBuf>,
+    volatile: Vec<PathBuf>,
 }
 
 /// Processing-pass values and what they were made of.
@@ -284,9 +413,28 @@ impl Planner {
         changed: &[PathBuf],
     ) -> Result<BuildPlan, DaemonError> {
         let key = params_key(params);
-        let since = self.latest.locked().get(&key).copied();
+        let mut changed = changed.to_vec();
+        let since = {
+            let mut latest = self.latest.locked();
+            match latest.get_mut(&key) {
+                Some(l) => {
+                    if let Some(reuse) = l.reuse.clone()
+                        && reuse.ccache == ctx.ccache
+                        && reuse.sandbox == ctx.sandbox
+                        && changed.iter().all(|p| reuse.unaffected_by(p))
+                    {
+                        l.pending.extend(changed);
+                        drop(latest);
+                        return Ok(reuse.again(ctx));
+                    }
+                    changed.append(&mut l.pending);
+                    Some(l.seq)
+                }
+                None => None,
+            }
+        };
         let fs = match since {
-            Some(since) => FsView::trusting(&self.dirs, since, changed),
+            Some(since) => FsView::trusting(&self.dirs, since, &changed),
             None => FsView::new(&self.dirs),
         };
         self.plan_in(params, ctx, &fs, key)
@@ -304,12 +452,35 @@ impl Planner {
             if latest.len() >= LATEST_LIMIT {
                 latest.clear();
             }
-            latest.insert(key, fs.seq());
+            latest.insert(
+                key.clone(),
+                Latest {
+                    seq: fs.seq(),
+                    reuse: None,
+                    pending: Vec::new(),
+                },
+            );
         }
         let project_dir = project_dir(&params.path)?;
         match detect::detect(&project_dir)? {
             ProjectKind::IdfCmake { cmakelists } => {
-                self.plan_cmake(params, ctx, fs, &project_dir, &cmakelists)
+                let mut reads = Reads::default();
+                let plan =
+                    self.plan_cmake(params, ctx, fs, &project_dir, &cmakelists, &mut reads)?;
+                let reuse = Reusable {
+                    plan: plan.clone(),
+                    reads: reads.files,
+                    volatile: reads.volatile,
+                    ccache: ctx.ccache,
+                    sandbox: ctx.sandbox.clone(),
+                };
+                // Unless a newer plan of these params started meanwhile.
+                if let Some(l) = self.latest.locked().get_mut(&key)
+                    && l.seq == fs.seq()
+                {
+                    l.reuse = Some(Arc::new(reuse));
+                }
+                Ok(plan)
             }
             ProjectKind::IdfMake { .. } => self.plan_make(params, ctx, &project_dir),
         }
@@ -322,6 +493,7 @@ impl Planner {
         fs: &FsView,
         project_dir: &Path,
         cmakelists: &Path,
+        reads: &mut Reads,
     ) -> Result<BuildPlan, DaemonError> {
         let mut warnings: Vec<PlanDiagnostic> = Vec::new();
         let mut errors: Vec<PlanDiagnostic> = Vec::new();
@@ -720,63 +892,6 @@ impl Planner {
                     Some(r.line),
                 ));
             }
-            let mut sources: Vec<String> = reg
-                .map(|r| {
-                    r.sources
-                        .iter()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for extra in eval.target_sources(&format!("__idf_{name}")) {
-                let s = extra.to_string_lossy().into_owned();
-                if !sources.contains(&s) {
-                    sources.push(s);
-                }
-            }
-            // Embedded files become generated assembly sources (`target_add_binary_data`).
-            if let Some(r) = reg {
-                for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
-                    if let Some(name) = f.file_name() {
-                        let mut generated = name.to_os_string();
-                        generated.push(".S");
-                        let s = layout
-                            .build_dir
-                            .join(generated)
-                            .to_string_lossy()
-                            .into_owned();
-                        if !sources.contains(&s) {
-                            sources.push(s);
-                        }
-                    }
-                }
-            }
-            // ... and so do direct `target_add_binary_data(${COMPONENT_LIB} <file> ...)` calls.
-            for cmd in eval
-                .recorded
-                .iter()
-                .filter(|c| c.name == "target_add_binary_data")
-            {
-                if cmd.args.first().map(String::as_str) == Some(&format!("__idf_{name}"))
-                    && let Some(name) = cmd.args.get(1).and_then(|f| Path::new(f).file_name())
-                {
-                    let mut generated = name.to_os_string();
-                    generated.push(".S");
-                    let s = layout
-                        .build_dir
-                        .join(generated)
-                        .to_string_lossy()
-                        .into_owned();
-                    if !sources.contains(&s) {
-                        sources.push(s);
-                    }
-                }
-            }
-            if reg.is_none() {
-                for lib in &eval.libraries {
-                    sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
-                }
-            }
             let required_by = match resolution.reasons.get(name) {
                 Some(components::Reason::Required { by, kind }) => Some(RequiredBy {
                     component: by.clone(),
@@ -784,31 +899,13 @@ impl Planner {
                 }),
                 _ => None,
             };
-            plan_components.push(PlanComponent {
-                name: name.clone(),
-                dir: d.dir.to_string_lossy().into_owned(),
-                source: d.source,
-                reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
-                priv_reqs: early_reg
-                    .map(|r| r.priv_requires.clone())
-                    .unwrap_or_default(),
-                sources,
-                include_dirs: reg
-                    .map(|r| {
-                        r.include_dirs
-                            .iter()
-                            .map(|p| p.to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                shadowed: d
-                    .shadowed
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect(),
-                file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
+            plan_components.push(self.plan_component(
+                d,
+                &eval,
+                early.get(name),
+                &layout.build_dir,
                 required_by,
-            });
+            ));
         }
         configure_inputs.sort();
         configure_inputs.dedup();
@@ -863,16 +960,22 @@ impl Planner {
             jobs: params.params.jobs,
         });
         let (estimated_duration_secs, estimate_note) =
-            match (ctx.history)(project_dir, &target_name, profile) {
-                Some(s) => (
-                    Some(s),
-                    "median of past builds of this project, target and profile".to_string(),
-                ),
-                None => (
-                    None,
-                    "no past build of this project, target and profile".to_string(),
-                ),
-            };
+            estimate(ctx, project_dir, &target_name, profile);
+        reads.files.extend(configure_inputs.iter().cloned());
+        reads.files.extend(kconfig_files.iter().cloned());
+        reads.files.extend(config.defaults_files.iter().cloned());
+        if let Some(tree) = &config.tree {
+            reads.files.extend(tree.files().map(Path::to_path_buf));
+        }
+        for eval in early.values() {
+            reads
+                .files
+                .extend(eval.inputs.files.iter().map(|f| f.path.clone()));
+        }
+        reads.volatile.push(layout.build_dir.clone());
+        if let Some(p) = &idf_path {
+            reads.volatile.push(p.join("tools"));
+        }
         Ok(BuildPlan {
             recipe_id: "idf-cmake".into(),
             project_dir: project_dir.display().to_string(),
@@ -1090,16 +1193,7 @@ impl Planner {
             })
             .collect();
         let (estimated_duration_secs, estimate_note) =
-            match (ctx.history)(project_dir, &choice.target, profile) {
-                Some(s) => (
-                    Some(s),
-                    "median of past builds of this project, target and profile".to_string(),
-                ),
-                None => (
-                    None,
-                    "no past build of this project, target and profile".to_string(),
-                ),
-            };
+            estimate(ctx, project_dir, &choice.target, profile);
         Ok(BuildPlan {
             recipe_id: "idf-make".into(),
             project_dir: project_dir.display().to_string(),
@@ -1115,7 +1209,7 @@ impl Planner {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect(),
-            components,
+            components: components.into_iter().map(Arc::new).collect(),
             common_requirements: Vec::new(),
             build_order: make_plan.build_order.clone(),
             cycles: Vec::new(),
@@ -1214,15 +1308,177 @@ fn resolve_idf(
     resolved
 }
 
+/// Plan components assembled from evaluations, by the evaluations' identity.
+struct ComponentMemo {
+    /// Held (never read) so that the addresses in the key stay theirs.
+    _eval: Arc<cmake::ComponentEval>,
+    _early: Option<Arc<cmake::ComponentEval>>,
+    build_dir: PathBuf,
+    component: Arc<PlanComponent>,
+}
+
+/// Assembled plan components kept before the memo is emptied.
+const COMPONENT_MEMO_LIMIT: usize = 4096;
+
+impl Planner {
+    /// The plan's entry for component `d`: assembled from its processing-pass evaluation (and its
+    /// early-expansion one, for requirements), or the same `Arc` as last time when neither
+    /// evaluation nor anything else it is made of changed.
+    fn plan_component(
+        &self,
+        d: &Discovered,
+        eval: &Arc<cmake::ComponentEval>,
+        early: Option<&Arc<cmake::ComponentEval>>,
+        build_dir: &Path,
+        required_by: Option<RequiredBy>,
+    ) -> Arc<PlanComponent> {
+        let key = (
+            Arc::as_ptr(eval) as usize,
+            early.map_or(0, |e| Arc::as_ptr(e) as usize),
+        );
+        let same = |m: &ComponentMemo| {
+            let c = &m.component;
+            m.build_dir == build_dir
+                && c.name == d.name
+                && c.dir == d.dir.to_string_lossy()
+                && c.source == d.source
+                && c.required_by == required_by
+                && c.shadowed.len() == d.shadowed.len()
+                && c.shadowed
+                    .iter()
+                    .zip(&d.shadowed)
+                    .all(|(a, b)| *a == b.to_string_lossy())
+        };
+        if let Some(m) = self.components.locked().get(&key)
+            && same(m)
+        {
+            return m.component.clone();
+        }
+        let component = Arc::new(assemble_component(
+            d,
+            eval,
+            early.and_then(|e| e.registration()),
+            build_dir,
+            required_by,
+        ));
+        let mut memo = self.components.locked();
+        if memo.len() >= COMPONENT_MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(
+            key,
+            ComponentMemo {
+                _eval: eval.clone(),
+                _early: early.cloned(),
+                build_dir: build_dir.to_path_buf(),
+                component: component.clone(),
+            },
+        );
+        component
+    }
+}
+
+/// [`Planner::plan_component`] without the memo.
+fn assemble_component(
+    d: &Discovered,
+    eval: &cmake::ComponentEval,
+    early_reg: Option<&cmake::ComponentRegistration>,
+    build_dir: &Path,
+    required_by: Option<RequiredBy>,
+) -> PlanComponent {
+    let name = d.name.as_str();
+    let reg = eval.registration().or(early_reg);
+        let mut sources: Vec<String> = reg
+            .map(|r| {
+                r.sources
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for extra in eval.target_sources(&format!("__idf_{name}")) {
+            let s = extra.to_string_lossy().into_owned();
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
+        // Embedded files become generated assembly sources (`target_add_binary_data`).
+        if let Some(r) = reg {
+            for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
+                if let Some(name) = f.file_name() {
+                    let mut generated = name.to_os_string();
+                    generated.push(".S");
+                    let s = build_dir
+                        .join(generated)
+                        .to_string_lossy()
+                        .into_owned();
+                    if !sources.contains(&s) {
+                        sources.push(s);
+                    }
+                }
+            }
+        }
+        // ... and so do direct `target_add_binary_data(${COMPONENT_LIB} <file> ...)` calls.
+        for cmd in eval
+            .recorded
+            .iter()
+            .filter(|c| c.name == "target_add_binary_data")
+        {
+            if cmd.args.first().map(String::as_str) == Some(&format!("__idf_{name}"))
+                && let Some(name) = cmd.args.get(1).and_then(|f| Path::new(f).file_name())
+            {
+                let mut generated = name.to_os_string();
+                generated.push(".S");
+                let s = build_dir
+                    .join(generated)
+                    .to_string_lossy()
+                    .into_owned();
+                if !sources.contains(&s) {
+                    sources.push(s);
+                }
+            }
+        }
+        if reg.is_none() {
+            for lib in &eval.libraries {
+                sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
+            }
+        }
+        PlanComponent {
+            name: name.to_string(),
+            dir: d.dir.to_string_lossy().into_owned(),
+            source: d.source,
+            reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
+            priv_reqs: early_reg
+                .map(|r| r.priv_requires.clone())
+                .unwrap_or_default(),
+            sources,
+            include_dirs: reg
+                .map(|r| {
+                    r.include_dirs
+                        .iter()
+                        .map(|p| p.to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            shadowed: d
+                .shadowed
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+            file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
+            required_by,
+        }
+}
+
 /// Components as a real configure recorded them, with our source classification and reasons kept.
 fn configured_components(
     desc: &metadata::ProjectDescription,
     discovered: &[Discovered],
-    estimated: &[PlanComponent],
+    estimated: &[Arc<PlanComponent>],
     order: &[String],
-) -> Vec<PlanComponent> {
+) -> Vec<Arc<PlanComponent>> {
     let estimated: HashMap<&str, &PlanComponent> =
-        estimated.iter().map(|c| (c.name.as_str(), c)).collect();
+        estimated.iter().map(|c| (c.name.as_str(), &**c)).collect();
     let discovered: HashMap<&str, &Discovered> =
         discovered.iter().map(|d| (d.name.as_str(), d)).collect();
     order
@@ -1235,7 +1491,7 @@ fn configured_components(
                 .unwrap_or_default();
             let ours = estimated.get(name.as_str());
             let found = discovered.get(name.as_str());
-            PlanComponent {
+            Arc::new(PlanComponent {
                 name: name.clone(),
                 dir: info.dir.clone(),
                 source: found.map(|d| d.source).unwrap_or(ComponentSource::Idf),
@@ -1260,7 +1516,7 @@ fn configured_components(
                     .clone()
                     .unwrap_or_else(|| format!("{}/CMakeLists.txt", info.dir)),
                 required_by: ours.and_then(|c| c.required_by.clone()),
-            }
+            })
         })
         .collect()
 }

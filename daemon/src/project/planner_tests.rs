@@ -267,6 +267,91 @@ fn replans_told_what_changed_reuse_what_did_not() {
 }
 
 #[test]
+fn edits_of_files_no_evaluation_read_reuse_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let p = project(&root);
+    // A component whose sources follow the content of a file it reads.
+    write(
+        &p.join("components/ver/CMakeLists.txt"),
+        "file(READ \"${CMAKE_CURRENT_LIST_DIR}/version.txt\" v)\n\
+         string(STRIP \"${v}\" v)\n\
+         idf_component_register(SRCS \"v${v}.c\")\n",
+    );
+    write(&p.join("components/ver/version.txt"), "1\n");
+    for f in ["v1.c", "v2.c"] {
+        write(&p.join("components/ver").join(f), "\n");
+    }
+    let params = params(&p);
+    let ctx = ctx();
+    let watched = Planner::new();
+    let first = watched.plan_with_changes(&params, &ctx, &[]).unwrap();
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_eq!(sources(&first, "ver"), ["v1.c"]);
+
+    // Sources and headers: listed or included, never read by an evaluation. The plan is handed
+    // out again without asking the evaluator anything.
+    let stats = watched.evaluator.stats();
+    for f in ["main/src/main.c", "main/include/main.h", "components/comp/comp.c"] {
+        let f = p.join(f);
+        write(&f, "int edited;\n");
+        assert_eq!(
+            watched
+                .plan_with_changes(&params, &ctx, std::slice::from_ref(&f))
+                .unwrap(),
+            fresh(&params),
+            "after an edit of {}",
+            f.display()
+        );
+    }
+    assert_eq!(watched.evaluator.stats(), stats, "the evaluator was asked");
+
+    // The past build durations are not an input of the plan's files: they are asked again.
+    let twelve = |_: &Path, _: &str, _: Profile| Some(12.0);
+    let with_history = PlanContext {
+        history: &twelve,
+        ..super::tests::ctx()
+    };
+    let f = p.join("main/src/main.c");
+    write(&f, "int edited_again;\n");
+    let plan = watched
+        .plan_with_changes(&params, &with_history, std::slice::from_ref(&f))
+        .unwrap();
+    assert_eq!(plan.estimated_duration_secs, Some(12.0));
+    assert_eq!(watched.evaluator.stats(), stats);
+
+    // A file an evaluation read, even with an unremarkable name: planned.
+    let version = p.join("components/ver/version.txt");
+    write(&version, "2\n");
+    let plan = watched
+        .plan_with_changes(&params, &ctx, std::slice::from_ref(&version))
+        .unwrap();
+    assert_eq!(sources(&plan, "ver"), ["v2.c"]);
+    assert_eq!(plan, fresh(&params));
+    assert!(watched.evaluator.stats().evaluations > stats.evaluations);
+
+    // A file that appeared (its directory is reported too): planned.
+    write(&p.join("main/src/late.c"), "\n");
+    let plan = watched
+        .plan_with_changes(&params, &ctx, &[p.join("main/src/late.c"), p.join("main/src")])
+        .unwrap();
+    assert_eq!(sources(&plan, "main"), ["late.c", "main.c"]);
+    assert_eq!(plan, fresh(&params));
+
+    // Another sandbox or ccache setting changes the commands: planned.
+    let with_ccache = PlanContext {
+        ccache: true,
+        ..super::tests::ctx()
+    };
+    write(&f, "int edited_once_more;\n");
+    let plan = watched
+        .plan_with_changes(&params, &with_ccache, std::slice::from_ref(&f))
+        .unwrap();
+    assert_eq!(plan, Planner::new().plan(&params, &with_ccache).unwrap());
+    assert_ne!(plan, fresh(&params));
+}
+
+#[test]
 fn plain_replans_see_same_size_edits_within_the_same_second() {
     let dir = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(dir.path()).unwrap();
@@ -384,4 +469,44 @@ fn a_fatal_error_before_the_registration_stops_the_plan_once() {
         .count();
     assert_eq!(hits, 1, "{:?}", plan.errors);
     assert!(!plan.errors.iter().any(|e| e.message.contains("vendor SDK")));
+}
+
+#[test]
+fn a_reusable_plan_is_affected_by_what_it_read_however_spelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    for f in [
+        "ext/comp/version.txt",
+        "proj/main/main.c",
+        "proj/main/sdkconfig.defaults.extra",
+        "proj/main/Kconfig.projbuild",
+        "proj/build/config/sdkconfig.h",
+        "idf/tools/cmake/version.cmake",
+        "idf/components/esp_common/include/esp_idf_version.h",
+    ] {
+        write(&root.join(f), "\n");
+    }
+    let reuse = super::Reusable {
+        plan: fresh(&params(&project(&root))),
+        // As an evaluation of a component found through `../ext` spells it.
+        reads: vec![root.join("proj/../ext/comp/version.txt")],
+        volatile: vec![root.join("proj/build"), root.join("idf/tools")],
+        ccache: false,
+        sandbox: ("none".into(), None),
+    };
+    assert!(reuse.unaffected_by(&root.join("proj/main/main.c")));
+    assert!(reuse.unaffected_by(&root.join("proj/main/../main/main.c")));
+    for affecting in [
+        "ext/comp/version.txt",
+        "proj/main/sdkconfig.defaults.extra",
+        "proj/main/Kconfig.projbuild",
+        "proj/build/config/sdkconfig.h",
+        "idf/tools/cmake/version.cmake",
+        "idf/components/esp_common/include/esp_idf_version.h",
+        // Not a file (a directory whose entries changed), or gone.
+        "proj/main",
+        "proj/main/gone.c",
+    ] {
+        assert!(!reuse.unaffected_by(&root.join(affecting)), "{affecting}");
+    }
 }

@@ -112,6 +112,8 @@ struct View {
     /// Paths changed since the last plan in batches that did not re-plan (editor files, the
     /// running build's sdkconfig): the next incremental plan must not trust them.
     unplanned: Vec<PathBuf>,
+    /// The sources of `plan`'s components, lexically normalized (events name real paths).
+    sources: Arc<HashSet<PathBuf>>,
 }
 
 impl View {
@@ -178,17 +180,28 @@ impl View {
             .unwrap_or_default()
     }
 
-    fn sources(&self) -> HashSet<PathBuf> {
-        self.plan
-            .as_ref()
-            .map(|p| {
-                p.components
+    /// Takes a new plan; the source set is rebuilt only when the sources changed.
+    fn set_plan(&mut self, plan: BuildPlan) {
+        let same_sources = self.plan.as_ref().is_some_and(|old| {
+            old.components.len() == plan.components.len()
+                && old
+                    .components
                     .iter()
-                    .flat_map(|c| c.sources.iter().map(|s| lexical_normalize(Path::new(s))))
-                    .collect()
-            })
-            .unwrap_or_default()
+                    .zip(&plan.components)
+                    .all(|(a, b)| Arc::ptr_eq(a, b) || a.sources == b.sources)
+        });
+        if !same_sources {
+            self.sources = Arc::new(plan_sources(&plan));
+        }
+        self.plan = Some(plan);
     }
+}
+
+fn plan_sources(plan: &BuildPlan) -> HashSet<PathBuf> {
+    plan.components
+        .iter()
+        .flat_map(|c| c.sources.iter().map(|s| lexical_normalize(Path::new(s))))
+        .collect()
 }
 
 fn summary(plan: &BuildPlan) -> PlanSummary {
@@ -493,6 +506,7 @@ impl ProjectWatch {
         let (sender, receiver) = broadcast::channel(VIEW_BUFFER);
         let view = View {
             params,
+            sources: Arc::new(plan_sources(&plan)),
             plan: Some(plan),
             ninja: NinjaCache::default(),
             sequence: 0,
@@ -670,7 +684,7 @@ impl ProjectWatch {
         status: &WatchStatus,
     ) {
         let components = view.components();
-        let sources = view.sources();
+        let sources = view.sources.clone();
         let config_files = view.config_files(&self.project_dir);
         let globs: Vec<GlobRecord> = if d.paths.values().any(|e| *e != PathEvent::Modified) {
             // The evaluator knows components by their directory as discovered (`..` and all).
@@ -782,7 +796,7 @@ impl ProjectWatch {
                 Ok(plan) => {
                     let s = summary(&plan);
                     let diagnostics = plan.errors.clone();
-                    view.plan = Some(plan);
+                    view.set_plan(plan);
                     (Some(s), diagnostics, ms(started))
                 }
                 Err(e) => {

@@ -32,7 +32,7 @@ mod flow;
 mod fsops;
 mod idf;
 mod interp;
-mod paths;
+pub(crate) mod paths;
 mod scope;
 mod syntax;
 mod types;
