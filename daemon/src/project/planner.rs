@@ -832,7 +832,7 @@ impl Planner {
             build_components,
             || common_values,
         );
-        let command_files: Vec<PathBuf> = resolution
+        let command_files: Arc<[PathBuf]> = resolution
             .build_order
             .iter()
             .filter_map(|n| by_name.get(n.as_str()))
@@ -1388,86 +1388,78 @@ fn assemble_component(
 ) -> PlanComponent {
     let name = d.name.as_str();
     let reg = eval.registration().or(early_reg);
-        let mut sources: Vec<String> = reg
+    let mut sources: Vec<String> = reg
+        .map(|r| {
+            r.sources
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for extra in eval.target_sources(&format!("__idf_{name}")) {
+        let s = extra.to_string_lossy().into_owned();
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    }
+    // Embedded files become generated assembly sources (`target_add_binary_data`).
+    let mut add_generated = |embedded: &std::ffi::OsStr| {
+        let mut generated = embedded.to_os_string();
+        generated.push(".S");
+        let s = build_dir.join(generated).to_string_lossy().into_owned();
+        if !sources.contains(&s) {
+            sources.push(s);
+        }
+    };
+    if let Some(r) = reg {
+        for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
+            if let Some(name) = f.file_name() {
+                add_generated(name);
+            }
+        }
+    }
+    // ... and so do direct `target_add_binary_data(${COMPONENT_LIB} <file> ...)` calls.
+    for cmd in eval
+        .recorded
+        .iter()
+        .filter(|c| c.name == "target_add_binary_data")
+    {
+        if cmd.args.first().map(String::as_str) == Some(&format!("__idf_{name}"))
+            && let Some(name) = cmd.args.get(1).and_then(|f| Path::new(f).file_name())
+        {
+            add_generated(name);
+        }
+    }
+    if reg.is_none() {
+        for lib in &eval.libraries {
+            sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
+        }
+    }
+    PlanComponent {
+        name: name.to_string(),
+        dir: d.dir.to_string_lossy().into_owned(),
+        source: d.source,
+        reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
+        priv_reqs: early_reg
+            .map(|r| r.priv_requires.clone())
+            .unwrap_or_default(),
+        sources,
+        include_dirs: reg
             .map(|r| {
-                r.sources
+                r.include_dirs
                     .iter()
                     .map(|p| p.to_string_lossy().into_owned())
                     .collect()
             })
-            .unwrap_or_default();
-        for extra in eval.target_sources(&format!("__idf_{name}")) {
-            let s = extra.to_string_lossy().into_owned();
-            if !sources.contains(&s) {
-                sources.push(s);
-            }
-        }
-        // Embedded files become generated assembly sources (`target_add_binary_data`).
-        if let Some(r) = reg {
-            for f in r.embed_files.iter().chain(&r.embed_txtfiles) {
-                if let Some(name) = f.file_name() {
-                    let mut generated = name.to_os_string();
-                    generated.push(".S");
-                    let s = build_dir
-                        .join(generated)
-                        .to_string_lossy()
-                        .into_owned();
-                    if !sources.contains(&s) {
-                        sources.push(s);
-                    }
-                }
-            }
-        }
-        // ... and so do direct `target_add_binary_data(${COMPONENT_LIB} <file> ...)` calls.
-        for cmd in eval
-            .recorded
+            .unwrap_or_default(),
+        shadowed: d
+            .shadowed
             .iter()
-            .filter(|c| c.name == "target_add_binary_data")
-        {
-            if cmd.args.first().map(String::as_str) == Some(&format!("__idf_{name}"))
-                && let Some(name) = cmd.args.get(1).and_then(|f| Path::new(f).file_name())
-            {
-                let mut generated = name.to_os_string();
-                generated.push(".S");
-                let s = build_dir
-                    .join(generated)
-                    .to_string_lossy()
-                    .into_owned();
-                if !sources.contains(&s) {
-                    sources.push(s);
-                }
-            }
-        }
-        if reg.is_none() {
-            for lib in &eval.libraries {
-                sources.extend(lib.sources.iter().map(|p| p.to_string_lossy().into_owned()));
-            }
-        }
-        PlanComponent {
-            name: name.to_string(),
-            dir: d.dir.to_string_lossy().into_owned(),
-            source: d.source,
-            reqs: early_reg.map(|r| r.requires.clone()).unwrap_or_default(),
-            priv_reqs: early_reg
-                .map(|r| r.priv_requires.clone())
-                .unwrap_or_default(),
-            sources,
-            include_dirs: reg
-                .map(|r| {
-                    r.include_dirs
-                        .iter()
-                        .map(|p| p.to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            shadowed: d
-                .shadowed
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect(),
-            file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
-            required_by,
-        }
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+        file: d.dir.join("CMakeLists.txt").to_string_lossy().into_owned(),
+        required_by,
+    }
 }
 
 /// Components as a real configure recorded them, with our source classification and reasons kept.

@@ -292,7 +292,11 @@ fn edits_of_files_no_evaluation_read_reuse_the_plan() {
     // Sources and headers: listed or included, never read by an evaluation. The plan is handed
     // out again without asking the evaluator anything.
     let stats = watched.evaluator.stats();
-    for f in ["main/src/main.c", "main/include/main.h", "components/comp/comp.c"] {
+    for f in [
+        "main/src/main.c",
+        "main/include/main.h",
+        "components/comp/comp.c",
+    ] {
         let f = p.join(f);
         write(&f, "int edited;\n");
         assert_eq!(
@@ -333,7 +337,11 @@ fn edits_of_files_no_evaluation_read_reuse_the_plan() {
     // A file that appeared (its directory is reported too): planned.
     write(&p.join("main/src/late.c"), "\n");
     let plan = watched
-        .plan_with_changes(&params, &ctx, &[p.join("main/src/late.c"), p.join("main/src")])
+        .plan_with_changes(
+            &params,
+            &ctx,
+            &[p.join("main/src/late.c"), p.join("main/src")],
+        )
         .unwrap();
     assert_eq!(sources(&plan, "main"), ["late.c", "main.c"]);
     assert_eq!(plan, fresh(&params));

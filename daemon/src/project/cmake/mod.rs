@@ -68,7 +68,7 @@ struct ComponentKey {
     name: String,
     dir: PathBuf,
     pass: ComponentPass,
-    command_files: Vec<PathBuf>,
+    command_files: Arc<[PathBuf]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +163,7 @@ impl Evaluator {
             };
             let mut interp = Interp::new(&self.shared, &input.values, mode, &input.list_file);
             setup_component_scope(&mut interp, input);
-            for file in &input.command_files {
+            for file in input.command_files.iter() {
                 interp.harvest_definitions(file);
             }
             interp.run_top_file(&input.list_file);

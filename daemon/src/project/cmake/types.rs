@@ -107,7 +107,7 @@ pub struct ComponentInput {
     /// as those of every `project_include.cmake` are in ESP-IDF's processing pass. Only the
     /// definitions are taken; the rest of these files does not run. Commands the evaluator
     /// implements itself (the ESP-IDF API) take precedence over these definitions.
-    pub command_files: Vec<PathBuf>,
+    pub command_files: Arc<[PathBuf]>,
 }
 
 impl ComponentInput {
@@ -124,7 +124,7 @@ impl ComponentInput {
             dir,
             pass,
             values,
-            command_files: Vec::new(),
+            command_files: Arc::from([]),
         }
     }
 }

@@ -264,7 +264,7 @@ fn command_files_are_inputs_only_when_used() {
     let evaluator = Evaluator::new();
     let input = |name: &str| {
         let mut input = fixture.input(name, ComponentPass::Processing);
-        input.command_files = vec![helper.clone()];
+        input.command_files = Arc::from([helper.clone()]);
         input
     };
     let plain = evaluator.eval_component_cached(&input("plain"));

@@ -521,7 +521,7 @@ fn command_files_provide_fallback_definitions() {
     );
     fixture.component("comp", "my_project_helper(v)\nmessage(${v})\nesptool_py_flash_target_image(app app 0x10000 x.bin)\n");
     let mut input = fixture.input("comp", ComponentPass::Processing);
-    input.command_files = vec![helper.clone()];
+    input.command_files = Arc::from([helper.clone()]);
     let r = Evaluator::new().eval_component(&input);
     assert_eq!(r.fatal, None);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);

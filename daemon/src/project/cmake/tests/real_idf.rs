@@ -155,7 +155,7 @@ fn every_component_of_a_real_esp_idf() {
         values.component_properties.insert(name.clone(), props);
     }
     let values = Arc::new(values);
-    let command_files: Vec<PathBuf> = names
+    let command_files: std::sync::Arc<[PathBuf]> = names
         .iter()
         .map(|n| components_dir.join(n).join("project_include.cmake"))
         .filter(|p| p.exists())
