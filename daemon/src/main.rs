@@ -57,6 +57,19 @@ struct Args {
     watch_poll_ms: u64,
 }
 
+/// A plan allocates and frees many small strings and paths; with jemalloc a re-plan takes about a
+/// quarter less time than with the system allocator, at the same resident memory (see the bench).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read at its first allocation: one arena (the daemon's threads mostly wait;
+/// per-core arenas would only hold more memory), and freed pages returned within a second.
+#[cfg(not(target_env = "msvc"))]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8; 47] = b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let args = Args::parse();
     // Must happen before any thread starts: it reads and clears the activation environment.
