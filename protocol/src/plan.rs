@@ -234,8 +234,9 @@ pub struct BuildPlan {
     pub command_pipeline: Vec<PipelineStep>,
     /// Files the build produces (absolute).
     pub expected_artifacts: Vec<String>,
-    /// Components of the build, in build order. (Shared: a re-plan hands out the components
-    /// that did not change without copying them; the JSON is the same.)
+    /// Components of the build, in build order.
+    // Shared (`Arc`): a re-plan hands out the components that did not change without copying
+    // them. The JSON is the same as for plain values.
     pub components: Vec<std::sync::Arc<PlanComponent>>,
     /// The requirements every component has implicitly.
     pub common_requirements: Vec<String>,
