@@ -82,12 +82,7 @@ struct Latest {
 /// checked for existence, and an edit keeps them existing.
 struct Reusable {
     plan: BuildPlan,
-    /// Files whose content the plan depends on: every CMake file and file read by an evaluation,
-    /// the Kconfig tree, the configuration files and defaults.
-    reads: Vec<PathBuf>,
-    /// Directories under which any change needs a new plan: the build directory (read afresh by
-    /// every plan) and the IDF's `tools` (its version and build files).
-    volatile: Vec<PathBuf>,
+    reads: Reads,
     /// What the plan took from the daemon.
     ccache: bool,
     sandbox: (String, Option<String>),
@@ -125,11 +120,27 @@ impl Reusable {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_none_or(plan_input_name)
-            && !self.reads.iter().any(|r| normalized(r) == normal)
+            && !self.reads.files.iter().any(|r| normalized(r) == normal)
             && !self
+                .reads
                 .volatile
                 .iter()
                 .any(|d| normal.starts_with(normalized(d)))
+    }
+
+    /// The plan once more, with what may have changed outside its inputs brought up to date: the
+    /// past build durations.
+    fn again(&self, ctx: &PlanContext) -> BuildPlan {
+        let mut plan = self.plan.clone();
+        let (secs, note) = estimate(
+            ctx,
+            Path::new(&plan.project_dir),
+            &plan.target,
+            plan.profile,
+        );
+        plan.estimated_duration_secs = secs;
+        plan.estimate_note = note;
+        plan
     }
 }
 
@@ -146,23 +157,6 @@ fn normalized(path: &Path) -> std::borrow::Cow<'_, Path> {
         std::borrow::Cow::Borrowed(path)
     } else {
         std::borrow::Cow::Owned(cmake::paths::normalize(path))
-    }
-}
-
-impl Reusable {
-    /// The plan once more, with what may have changed outside its inputs brought up to date: the
-    /// past build durations.
-    fn again(&self, ctx: &PlanContext) -> BuildPlan {
-        let mut plan = self.plan.clone();
-        let (secs, note) = estimate(
-            ctx,
-            Path::new(&plan.project_dir),
-            &plan.target,
-            plan.profile,
-        );
-        plan.estimated_duration_secs = secs;
-        plan.estimate_note = note;
-        plan
     }
 }
 
@@ -188,7 +182,11 @@ fn estimate(
 /// What [`Planner::plan_cmake`] read, for [`Reusable`].
 #[derive(Default)]
 struct Reads {
+    /// Files whose content the plan depends on: every CMake file and file read by an evaluation,
+    /// the Kconfig tree, the configuration files and defaults.
     files: Vec<PathBuf>,
+    /// Directories under which any change needs a new plan: the build directory (read afresh by
+    /// every plan) and the IDF's `tools` (its version and build files).
     volatile: Vec<PathBuf>,
 }
 
@@ -469,8 +467,7 @@ impl Planner {
                     self.plan_cmake(params, ctx, fs, &project_dir, &cmakelists, &mut reads)?;
                 let reuse = Reusable {
                     plan: plan.clone(),
-                    reads: reads.files,
-                    volatile: reads.volatile,
+                    reads,
                     ccache: ctx.ccache,
                     sandbox: ctx.sandbox.clone(),
                 };

@@ -496,9 +496,11 @@ fn a_reusable_plan_is_affected_by_what_it_read_however_spelled() {
     }
     let reuse = super::Reusable {
         plan: fresh(&params(&project(&root))),
-        // As an evaluation of a component found through `../ext` spells it.
-        reads: vec![root.join("proj/../ext/comp/version.txt")],
-        volatile: vec![root.join("proj/build"), root.join("idf/tools")],
+        reads: super::Reads {
+            // As an evaluation of a component found through `../ext` spells it.
+            files: vec![root.join("proj/../ext/comp/version.txt")],
+            volatile: vec![root.join("proj/build"), root.join("idf/tools")],
+        },
         ccache: false,
         sandbox: ("none".into(), None),
     };
